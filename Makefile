@@ -1,0 +1,48 @@
+# ffsqlite developer tasks. The sqlc and goose CLIs are pinned in tools/go.mod
+# and run through `go tool`, so they never enter the library's import graph.
+SHELL := /bin/bash
+SQLC  := go tool -modfile=tools/go.mod sqlc
+GOOSE := go tool -modfile=tools/go.mod goose
+DB    ?= ffdemo.db
+
+.PHONY: all demo test vet generate check-generated fuzz bench migrate-status
+
+all: test
+
+## demo: a real end-to-end run on an embedded SQLite file (ffdemo.db).
+demo:
+	FF_DEV_MODE=1 go run ./cmd/demo -db $(DB)
+
+## test: vet, generated-code drift check, race-enabled tests.
+test: vet check-generated
+	FF_DEV_MODE= go test -race -count=1 ./...
+
+vet:
+	go vet ./...
+
+## generate: empty dbgen/ and regenerate it from queries/ and migrations/.
+generate:
+	rm -rf dbgen
+	$(SQLC) generate
+
+## check-generated: regenerate into a scratch copy and fail on any difference
+## from the committed dbgen/ (changed, missing or stray files).
+check-generated:
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cp -r sqlc.yaml migrations queries "$$tmp"/ && \
+	(cd "$$tmp" && $(SQLC) -f sqlc.yaml generate) && \
+	if ! diff -ru "$$tmp/dbgen" dbgen; then \
+		echo "dbgen/ is out of date: run 'make generate' and commit the result" >&2; exit 1; \
+	fi; echo "dbgen/ matches the pinned sqlc output"
+
+## fuzz: run the handle decoder fuzz target for a while (seeds run in make test).
+fuzz:
+	go test ./backend -run '^$$' -fuzz FuzzDecodeHandle -fuzztime 60s
+
+## bench: the benchmark module (separate go.mod).
+bench:
+	cd bench && go test -run '^$$' -bench . -benchmem
+
+## migrate-status: goose CLI over the same migration files (dev use).
+migrate-status:
+	$(GOOSE) -dir migrations sqlite3 $(DB) status

@@ -1,0 +1,276 @@
+package backend
+
+import (
+	"context"
+	"time"
+)
+
+func (b *SQLiteBackend) Claim(ctx context.Context, lane LaneID, caps CapabilitySet, policy ClaimPolicy) (*Handle, error) {
+	return nil, unavailable("claim")
+}
+
+func (b *SQLiteBackend) Renew(ctx context.Context, h Handle) (LeaseRenewal, error) {
+	return *new(LeaseRenewal), unavailable("renew")
+}
+
+func (b *SQLiteBackend) Progress(ctx context.Context, h Handle, percent *uint8, message *string) error {
+	return unavailable("progress")
+}
+
+func (b *SQLiteBackend) AppendFrame(ctx context.Context, h Handle, frame Frame) (AppendFrameOutcome, error) {
+	return *new(AppendFrameOutcome), unavailable("append_frame")
+}
+
+func (b *SQLiteBackend) Complete(ctx context.Context, h Handle, payload []byte) error {
+	return unavailable("complete")
+}
+
+func (b *SQLiteBackend) Fail(ctx context.Context, h Handle, reason FailureReason, class FailureClass) (FailOutcome, error) {
+	return *new(FailOutcome), unavailable("fail")
+}
+
+func (b *SQLiteBackend) Cancel(ctx context.Context, h Handle, reason string) error {
+	return unavailable("cancel")
+}
+
+func (b *SQLiteBackend) Delay(ctx context.Context, h Handle, delayUntil time.Time) error {
+	return unavailable("delay")
+}
+
+func (b *SQLiteBackend) WaitChildren(ctx context.Context, h Handle) error {
+	return unavailable("wait_children")
+}
+
+func (b *SQLiteBackend) Suspend(ctx context.Context, h Handle, args SuspendArgs) (SuspendOutcome, error) {
+	return *new(SuspendOutcome), unavailable("suspend")
+}
+
+func (b *SQLiteBackend) SuspendByTriple(ctx context.Context, executionID ExecutionID, fence LeaseFence, args SuspendArgs) (SuspendOutcome, error) {
+	return *new(SuspendOutcome), unavailable("suspend_by_triple")
+}
+
+func (b *SQLiteBackend) CreateWaitpoint(ctx context.Context, h Handle, key WaitpointKey, expiresIn time.Duration) (PendingWaitpoint, error) {
+	return *new(PendingWaitpoint), unavailable("create_waitpoint")
+}
+
+func (b *SQLiteBackend) ObserveSignals(ctx context.Context, h Handle) ([]ResumeSignal, error) {
+	return nil, unavailable("observe_signals")
+}
+
+func (b *SQLiteBackend) DeliverSignal(ctx context.Context, args DeliverSignalArgs) (DeliverSignalResult, error) {
+	return *new(DeliverSignalResult), unavailable("deliver_signal")
+}
+
+func (b *SQLiteBackend) ClaimResumedExecution(ctx context.Context, args ClaimResumedExecutionArgs) (ClaimResumedExecutionResult, error) {
+	return *new(ClaimResumedExecutionResult), unavailable("claim_resumed_execution")
+}
+
+func (b *SQLiteBackend) ClaimFromResumeGrant(ctx context.Context, token ResumeToken) (*Handle, error) {
+	return nil, unavailable("claim_from_resume_grant")
+}
+
+func (b *SQLiteBackend) ListPendingWaitpoints(ctx context.Context, args ListPendingWaitpointsArgs) (ListPendingWaitpointsResult, error) {
+	return *new(ListPendingWaitpointsResult), unavailable("list_pending_waitpoints")
+}
+
+func (b *SQLiteBackend) SeedWaitpointHMACSecret(ctx context.Context, args SeedWaitpointHMACSecretArgs) (SeedOutcome, error) {
+	return *new(SeedOutcome), unavailable("seed_waitpoint_h_m_a_c_secret")
+}
+
+func (b *SQLiteBackend) RotateWaitpointHMACSecretAll(ctx context.Context, args RotateWaitpointHMACSecretAllArgs) (RotateWaitpointHMACSecretAllResult, error) {
+	return *new(RotateWaitpointHMACSecretAllResult), unavailable("rotate_waitpoint_h_m_a_c_secret_all")
+}
+
+func (b *SQLiteBackend) IssueReclaimGrant(ctx context.Context, args IssueReclaimGrantArgs) (IssueReclaimGrantOutcome, error) {
+	return *new(IssueReclaimGrantOutcome), unavailable("issue_reclaim_grant")
+}
+
+func (b *SQLiteBackend) ReclaimExecution(ctx context.Context, args ReclaimExecutionArgs) (ReclaimExecutionOutcome, error) {
+	return *new(ReclaimExecutionOutcome), unavailable("reclaim_execution")
+}
+
+func (b *SQLiteBackend) DescribeExecution(ctx context.Context, id ExecutionID) (*ExecutionSnapshot, error) {
+	return nil, unavailable("describe_execution")
+}
+
+func (b *SQLiteBackend) ReadExecutionContext(ctx context.Context, id ExecutionID) (ExecutionContext, error) {
+	return *new(ExecutionContext), unavailable("read_execution_context")
+}
+
+func (b *SQLiteBackend) ReadCurrentAttemptIndex(ctx context.Context, id ExecutionID) (AttemptIndex, error) {
+	return *new(AttemptIndex), unavailable("read_current_attempt_index")
+}
+
+func (b *SQLiteBackend) ReadTotalAttemptCount(ctx context.Context, id ExecutionID) (AttemptIndex, error) {
+	return *new(AttemptIndex), unavailable("read_total_attempt_count")
+}
+
+func (b *SQLiteBackend) ReadExecutionState(ctx context.Context, id ExecutionID) (*PublicState, error) {
+	return nil, unavailable("read_execution_state")
+}
+
+func (b *SQLiteBackend) ReadExecutionInfo(ctx context.Context, id ExecutionID) (*ExecutionInfo, error) {
+	return nil, unavailable("read_execution_info")
+}
+
+func (b *SQLiteBackend) GetExecutionResult(ctx context.Context, id ExecutionID) (payload []byte, ok bool, err error) {
+	return nil, false, unavailable("get_execution_result")
+}
+
+func (b *SQLiteBackend) ListExecutions(ctx context.Context, partition PartitionKey, cursor ExecutionID, limit int) (ListExecutionsPage, error) {
+	return *new(ListExecutionsPage), unavailable("list_executions")
+}
+
+func (b *SQLiteBackend) ListLanes(ctx context.Context, cursor LaneID, limit int) (ListLanesPage, error) {
+	return *new(ListLanesPage), unavailable("list_lanes")
+}
+
+func (b *SQLiteBackend) ListSuspended(ctx context.Context, partition PartitionKey, cursor ExecutionID, limit int) (ListSuspendedPage, error) {
+	return *new(ListSuspendedPage), unavailable("list_suspended")
+}
+
+func (b *SQLiteBackend) CreateFlow(ctx context.Context, args CreateFlowArgs) (CreateFlowResult, error) {
+	return *new(CreateFlowResult), unavailable("create_flow")
+}
+
+func (b *SQLiteBackend) AddExecutionToFlow(ctx context.Context, args AddExecutionToFlowArgs) (AddExecutionToFlowResult, error) {
+	return *new(AddExecutionToFlowResult), unavailable("add_execution_to_flow")
+}
+
+func (b *SQLiteBackend) StageDependencyEdge(ctx context.Context, args StageDependencyEdgeArgs) (StageDependencyEdgeResult, error) {
+	return *new(StageDependencyEdgeResult), unavailable("stage_dependency_edge")
+}
+
+func (b *SQLiteBackend) ApplyDependencyToChild(ctx context.Context, args ApplyDependencyToChildArgs) (ApplyDependencyToChildResult, error) {
+	return *new(ApplyDependencyToChildResult), unavailable("apply_dependency_to_child")
+}
+
+func (b *SQLiteBackend) SetEdgeGroupPolicy(ctx context.Context, flowID FlowID, downstream ExecutionID, policy EdgeDependencyPolicy) (SetEdgeGroupPolicyResult, error) {
+	return *new(SetEdgeGroupPolicyResult), unavailable("set_edge_group_policy")
+}
+
+func (b *SQLiteBackend) DescribeFlow(ctx context.Context, id FlowID) (*FlowSnapshot, error) {
+	return nil, unavailable("describe_flow")
+}
+
+func (b *SQLiteBackend) DescribeEdge(ctx context.Context, flowID FlowID, edgeID EdgeID) (*EdgeSnapshot, error) {
+	return nil, unavailable("describe_edge")
+}
+
+func (b *SQLiteBackend) ListEdges(ctx context.Context, flowID FlowID, direction EdgeDirection) ([]EdgeSnapshot, error) {
+	return nil, unavailable("list_edges")
+}
+
+func (b *SQLiteBackend) ResolveExecutionFlowID(ctx context.Context, id ExecutionID) (*FlowID, error) {
+	return nil, unavailable("resolve_execution_flow_i_d")
+}
+
+func (b *SQLiteBackend) ListFlows(ctx context.Context, partition PartitionKey, cursor FlowID, limit int) (ListFlowsPage, error) {
+	return *new(ListFlowsPage), unavailable("list_flows")
+}
+
+func (b *SQLiteBackend) CancelFlow(ctx context.Context, id FlowID, policy CancelFlowPolicy, wait CancelFlowWait) (CancelFlowResult, error) {
+	return *new(CancelFlowResult), unavailable("cancel_flow")
+}
+
+func (b *SQLiteBackend) CancelFlowHeader(ctx context.Context, args CancelFlowArgs) (CancelFlowHeader, error) {
+	return *new(CancelFlowHeader), unavailable("cancel_flow_header")
+}
+
+func (b *SQLiteBackend) AckCancelMember(ctx context.Context, flowID FlowID, executionID ExecutionID) error {
+	return unavailable("ack_cancel_member")
+}
+
+func (b *SQLiteBackend) ReportUsage(ctx context.Context, h Handle, budget BudgetID, dims UsageDimensions) (ReportUsageResult, error) {
+	return *new(ReportUsageResult), unavailable("report_usage")
+}
+
+func (b *SQLiteBackend) ReportUsageAdmin(ctx context.Context, budget BudgetID, args ReportUsageAdminArgs) (ReportUsageResult, error) {
+	return *new(ReportUsageResult), unavailable("report_usage_admin")
+}
+
+func (b *SQLiteBackend) CreateBudget(ctx context.Context, args CreateBudgetArgs) (CreateBudgetResult, error) {
+	return *new(CreateBudgetResult), unavailable("create_budget")
+}
+
+func (b *SQLiteBackend) ResetBudget(ctx context.Context, args ResetBudgetArgs) (ResetBudgetResult, error) {
+	return *new(ResetBudgetResult), unavailable("reset_budget")
+}
+
+func (b *SQLiteBackend) GetBudgetStatus(ctx context.Context, id BudgetID) (BudgetStatus, error) {
+	return *new(BudgetStatus), unavailable("get_budget_status")
+}
+
+func (b *SQLiteBackend) CreateQuotaPolicy(ctx context.Context, args CreateQuotaPolicyArgs) (CreateQuotaPolicyResult, error) {
+	return *new(CreateQuotaPolicyResult), unavailable("create_quota_policy")
+}
+
+func (b *SQLiteBackend) ReadStream(ctx context.Context, executionID ExecutionID, attemptIndex AttemptIndex, from, to StreamCursor, countLimit int) (StreamFrames, error) {
+	return *new(StreamFrames), unavailable("read_stream")
+}
+
+func (b *SQLiteBackend) TailStream(ctx context.Context, executionID ExecutionID, attemptIndex AttemptIndex, after StreamCursor, block time.Duration, countLimit int, visibility TailVisibility) (StreamFrames, error) {
+	return *new(StreamFrames), unavailable("tail_stream")
+}
+
+func (b *SQLiteBackend) ReadSummary(ctx context.Context, executionID ExecutionID, attemptIndex AttemptIndex) (*SummaryDocument, error) {
+	return nil, unavailable("read_summary")
+}
+
+func (b *SQLiteBackend) CreateExecution(ctx context.Context, args CreateExecutionArgs) (CreateExecutionResult, error) {
+	return *new(CreateExecutionResult), unavailable("create_execution")
+}
+
+func (b *SQLiteBackend) CancelExecution(ctx context.Context, args CancelExecutionArgs) (CancelExecutionResult, error) {
+	return *new(CancelExecutionResult), unavailable("cancel_execution")
+}
+
+func (b *SQLiteBackend) RevokeLease(ctx context.Context, args RevokeLeaseArgs) (RevokeLeaseResult, error) {
+	return *new(RevokeLeaseResult), unavailable("revoke_lease")
+}
+
+func (b *SQLiteBackend) ChangePriority(ctx context.Context, args ChangePriorityArgs) (ChangePriorityResult, error) {
+	return *new(ChangePriorityResult), unavailable("change_priority")
+}
+
+func (b *SQLiteBackend) ReplayExecution(ctx context.Context, args ReplayExecutionArgs) (ReplayExecutionResult, error) {
+	return *new(ReplayExecutionResult), unavailable("replay_execution")
+}
+
+func (b *SQLiteBackend) ScanEligibleExecutions(ctx context.Context, args ScanEligibleArgs) ([]ExecutionID, error) {
+	return nil, unavailable("scan_eligible_executions")
+}
+
+func (b *SQLiteBackend) IssueClaimGrant(ctx context.Context, args IssueClaimGrantArgs) (IssueClaimGrantOutcome, error) {
+	return *new(IssueClaimGrantOutcome), unavailable("issue_claim_grant")
+}
+
+func (b *SQLiteBackend) BlockRoute(ctx context.Context, args BlockRouteArgs) (BlockRouteOutcome, error) {
+	return *new(BlockRouteOutcome), unavailable("block_route")
+}
+
+func (b *SQLiteBackend) ClaimExecution(ctx context.Context, args ClaimExecutionArgs) (ClaimExecutionResult, error) {
+	return *new(ClaimExecutionResult), unavailable("claim_execution")
+}
+
+func (b *SQLiteBackend) ClaimForWorker(ctx context.Context, args ClaimForWorkerArgs) (ClaimForWorkerOutcome, error) {
+	return *new(ClaimForWorkerOutcome), unavailable("claim_for_worker")
+}
+
+func (b *SQLiteBackend) SubscribeCompletion(ctx context.Context, cursor EventCursor, filter ScannerFilter) (CompletionSubscription, error) {
+	return *new(CompletionSubscription), unavailable("subscribe_completion")
+}
+
+func (b *SQLiteBackend) SubscribeLeaseHistory(ctx context.Context, cursor EventCursor, filter ScannerFilter) (LeaseHistorySubscription, error) {
+	return *new(LeaseHistorySubscription), unavailable("subscribe_lease_history")
+}
+
+func (b *SQLiteBackend) SubscribeSignalDelivery(ctx context.Context, cursor EventCursor, filter ScannerFilter) (SignalDeliverySubscription, error) {
+	return *new(SignalDeliverySubscription), unavailable("subscribe_signal_delivery")
+}
+
+func (b *SQLiteBackend) SubscribeInstanceTags(ctx context.Context, cursor EventCursor) (InstanceTagSubscription, error) {
+	return *new(InstanceTagSubscription), unavailable("subscribe_instance_tags")
+}
+
+func unavailable(op string) error { return &Error{Kind: KindUnavailable, Op: op} }
