@@ -26,7 +26,12 @@ const (
 
 // Jobs returns every Job in a stable order.
 func Jobs() []Job {
-	panic("unimplemented")
+	return []Job{
+		JobAttemptTimeout, JobBudgetReset, JobCancelReconciler, JobDelayedPromoter,
+		JobDependencyReconciler, JobEdgeCancelDispatcher, JobEdgeCancelReconciler,
+		JobExecutionDeadline, JobLeaseExpiry, JobPendingWaitpointExpiry,
+		JobQuotaReconciler, JobRetentionTrimmer, JobSuspensionTimeout, JobUnblock,
+	}
 }
 
 // Defaults used by DefaultConfig (the Valkey engine's cadences).
@@ -86,12 +91,59 @@ type Config struct {
 // DefaultConfig returns a Config with every reconciler enabled at its
 // default cadence.
 func DefaultConfig() Config {
-	panic("unimplemented")
+	return Config{
+		AttemptTimeoutInterval:         AttemptTimeoutIntervalDefault,
+		BudgetResetInterval:            BudgetResetIntervalDefault,
+		CancelReconcilerInterval:       CancelReconcilerIntervalDefault,
+		DelayedPromoterInterval:        DelayedPromoterIntervalDefault,
+		DependencyReconcilerInterval:   DependencyReconcilerIntervalDefault,
+		EdgeCancelDispatcherInterval:   EdgeCancelDispatcherIntervalDefault,
+		EdgeCancelReconcilerInterval:   EdgeCancelReconcilerIntervalDefault,
+		ExecutionDeadlineInterval:      ExecutionDeadlineIntervalDefault,
+		LeaseExpiryInterval:            LeaseExpiryIntervalDefault,
+		PendingWaitpointExpiryInterval: PendingWaitpointExpiryIntervalDefault,
+		QuotaReconcilerInterval:        QuotaReconcilerIntervalDefault,
+		RetentionTrimmerInterval:       RetentionTrimmerIntervalDefault,
+		SuspensionTimeoutInterval:      SuspensionTimeoutIntervalDefault,
+		UnblockInterval:                UnblockIntervalDefault,
+		DependencyStaleThreshold:       DependencyStaleThresholdDefault,
+		Retention:                      RetentionDefault,
+	}
 }
 
 // Interval returns the configured cadence of j (0 = disabled).
 func (c Config) Interval(j Job) time.Duration {
-	panic("unimplemented")
+	switch j {
+	case JobAttemptTimeout:
+		return c.AttemptTimeoutInterval
+	case JobBudgetReset:
+		return c.BudgetResetInterval
+	case JobCancelReconciler:
+		return c.CancelReconcilerInterval
+	case JobDelayedPromoter:
+		return c.DelayedPromoterInterval
+	case JobDependencyReconciler:
+		return c.DependencyReconcilerInterval
+	case JobEdgeCancelDispatcher:
+		return c.EdgeCancelDispatcherInterval
+	case JobEdgeCancelReconciler:
+		return c.EdgeCancelReconcilerInterval
+	case JobExecutionDeadline:
+		return c.ExecutionDeadlineInterval
+	case JobLeaseExpiry:
+		return c.LeaseExpiryInterval
+	case JobPendingWaitpointExpiry:
+		return c.PendingWaitpointExpiryInterval
+	case JobQuotaReconciler:
+		return c.QuotaReconcilerInterval
+	case JobRetentionTrimmer:
+		return c.RetentionTrimmerInterval
+	case JobSuspensionTimeout:
+		return c.SuspensionTimeoutInterval
+	case JobUnblock:
+		return c.UnblockInterval
+	}
+	return 0
 }
 
 // Filter selects executions by namespace and by the value of their

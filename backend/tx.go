@@ -1,0 +1,110 @@
+package backend
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/flowfabric/ffsqlite/dbgen"
+)
+
+// writeTx is what a write transaction's body works with: the generated
+// queries bound to the transaction, the transaction's "now", and the
+// wake-ups to publish once it commits.
+type writeTx struct {
+	q     *dbgen.Queries
+	tx    *sql.Tx
+	now   int64 // Unix ms from the database's Clock, fixed for the attempt
+	wakes topicSet
+}
+
+// wake schedules a wake-up for after the commit.
+func (w *writeTx) wake(t topic) { w.wakes.add(t) }
+
+// write runs fn in one BEGIN IMMEDIATE transaction on the writer and
+// commits it. A busy/locked fault re-runs fn from scratch (so it must
+// re-read all state and recompute everything from w.now) up to
+// BusyRetryMaxAttempts times with jittered backoff; any other error rolls
+// back and is returned as is. Wake-ups are published only after COMMIT.
+func (db *database) write(ctx context.Context, fn func(w *writeTx) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		var wakes topicSet
+		wakes, err = db.writeOnce(ctx, fn)
+		if err == nil {
+			db.notify.publish(wakes)
+			return nil
+		}
+		if attempt >= BusyRetryMaxAttempts || !IsRetryableBusy(err) {
+			return err
+		}
+		// 5 ms, then 10 ms, each with up to 50% jitter so that two
+		// processes retrying together spread out.
+		base := 5 * time.Millisecond << (attempt - 1)
+		delay := base + rand.N(base/2+1)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (db *database) writeOnce(ctx context.Context, fn func(w *writeTx) error) (topicSet, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, wrapStorage(ctx, err)
+	}
+	w := &writeTx{q: db.wq.WithTx(tx), tx: tx, now: nowMS(db.clock)}
+	if err := fn(w); err != nil {
+		_ = tx.Rollback()
+		return 0, wrapStorage(ctx, err)
+	}
+	if err := tx.Commit(); err != nil {
+		_ = tx.Rollback()
+		return 0, wrapStorage(ctx, err)
+	}
+	return w.wakes, nil
+}
+
+// read runs fn against one read transaction so that every query sees the
+// same snapshot. Reads are never retried.
+func (db *database) read(ctx context.Context, fn func(q *dbgen.Queries) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tx, err := db.reader.BeginTx(ctx, nil)
+	if err != nil {
+		return wrapStorage(ctx, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to keep
+	if err := fn(db.rq.WithTx(tx)); err != nil {
+		return wrapStorage(ctx, err)
+	}
+	return nil
+}
+
+// wrapStorage turns a raw driver error into KindTransport, leaving our own
+// *Error values and context errors untouched.
+func wrapStorage(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil && !isEngineError(err) {
+		return ctxErr
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || isEngineError(err) {
+		return err
+	}
+	return &Error{Kind: KindTransport, Backend: BackendLabelSQLite, Err: err}
+}
+
+func isEngineError(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}

@@ -1,0 +1,216 @@
+-- +goose Up
+-- Executions, their attempts and the outbox tables written on the hot path.
+-- Every state dimension is a typed column with a CHECK on its alphabet, and
+-- every column a query filters or orders on is typed (spec 00 §3).
+-- Execution ids are stored as their full wire text "{fp:N}:<uuid>".
+
+CREATE TABLE ff_lane_registry (
+    lane_id          TEXT    PRIMARY KEY,
+    registered_at_ms INTEGER NOT NULL,
+    registered_by    TEXT    NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE ff_exec_core (
+    execution_id         TEXT    PRIMARY KEY,
+    partition_key        INTEGER NOT NULL,
+    flow_id              TEXT,
+    lane_id              TEXT    NOT NULL,
+    namespace            TEXT    NOT NULL DEFAULT '',
+    execution_kind       TEXT    NOT NULL DEFAULT '',
+    creator_identity     TEXT    NOT NULL DEFAULT '',
+    payload              BLOB    NOT NULL,
+    payload_encoding     TEXT,
+    tags                 TEXT    NOT NULL DEFAULT '{}',
+    -- The "cairn.instance_id" tag value, copied out so event rows and
+    -- scanner filters need no JSON work.
+    instance_tag         TEXT,
+    policy               TEXT,
+    priority             INTEGER NOT NULL DEFAULT 0,
+
+    lifecycle_phase      TEXT    NOT NULL CHECK (lifecycle_phase IN
+        ('submitted', 'runnable', 'active', 'suspended', 'terminal')),
+    ownership_state      TEXT    NOT NULL CHECK (ownership_state IN
+        ('unowned', 'leased', 'lease_expired_reclaimable', 'lease_revoked')),
+    eligibility_state    TEXT    NOT NULL CHECK (eligibility_state IN
+        ('eligible_now', 'not_eligible_until_time', 'blocked_by_dependencies',
+         'blocked_by_budget', 'blocked_by_quota', 'blocked_by_route',
+         'blocked_by_lane_state', 'blocked_by_operator', 'not_applicable')),
+    attempt_state        TEXT    NOT NULL CHECK (attempt_state IN
+        ('none', 'pending_first_attempt', 'running_attempt', 'attempt_interrupted',
+         'pending_retry_attempt', 'pending_replay_attempt', 'attempt_terminal')),
+    blocking_reason      TEXT    NOT NULL DEFAULT 'none' CHECK (blocking_reason IN
+        ('none', 'waiting_for_worker', 'waiting_for_retry_backoff',
+         'waiting_for_resume_delay', 'waiting_for_delay', 'waiting_for_signal',
+         'waiting_for_approval', 'waiting_for_callback', 'waiting_for_tool_result',
+         'waiting_for_children', 'waiting_for_budget', 'waiting_for_quota',
+         'waiting_for_capable_worker', 'waiting_for_locality_match',
+         'paused_by_operator', 'paused_by_policy', 'paused_by_flow_cancel')),
+    terminal_outcome     TEXT    NOT NULL DEFAULT 'none' CHECK (terminal_outcome IN
+        ('none', 'success', 'failed', 'cancelled', 'expired', 'skipped')),
+    -- Derived from the columns above by one Go function in the same write;
+    -- 'resumable' is the one stored exception.
+    public_state         TEXT    NOT NULL CHECK (public_state IN
+        ('waiting', 'delayed', 'rate_limited', 'waiting_children', 'active',
+         'suspended', 'resumable', 'completed', 'failed', 'cancelled', 'expired',
+         'skipped')),
+    blocking_detail      TEXT    NOT NULL DEFAULT '',
+
+    attempt_index        INTEGER NOT NULL DEFAULT 0,
+    total_attempt_count  INTEGER NOT NULL DEFAULT 0,
+    retry_count          INTEGER NOT NULL DEFAULT 0,
+    replay_count         INTEGER NOT NULL DEFAULT 0,
+    lease_reclaim_count  INTEGER NOT NULL DEFAULT 0,
+    -- How many capability rows the execution requires: claim skips the
+    -- junction lookup for the common zero case.
+    required_cap_count   INTEGER NOT NULL DEFAULT 0,
+
+    delay_until_ms       INTEGER,
+    deadline_at_ms       INTEGER,
+    idempotency_key      TEXT,
+    idempotency_expires_at_ms INTEGER,
+
+    created_at_ms        INTEGER NOT NULL,
+    last_mutation_at_ms  INTEGER NOT NULL,
+    started_at_ms        INTEGER,
+    terminal_at_ms       INTEGER,
+
+    result               BLOB,
+    cancellation_reason  TEXT,
+    cancelled_by         TEXT,
+    last_failure_message TEXT,
+    failure_category     TEXT,
+    progress_pct         INTEGER,
+    progress_message     TEXT
+) STRICT, WITHOUT ROWID;
+
+-- Claim: the best eligible execution of a lane. Partial, so its size is the
+-- claimable backlog only, never the finished history.
+CREATE INDEX ff_exec_core_claim_idx ON ff_exec_core
+    (lane_id, priority DESC, created_at_ms, execution_id)
+    WHERE lifecycle_phase = 'runnable' AND eligibility_state = 'eligible_now';
+-- Claim takes over a lane's lease-expired executions as reclaims.
+CREATE INDEX ff_exec_core_reclaimable_idx ON ff_exec_core
+    (lane_id, priority DESC, created_at_ms, execution_id)
+    WHERE ownership_state = 'lease_expired_reclaimable';
+-- Delayed and backing-off executions of a lane that fall due (claim's lazy
+-- promotion) and of all lanes (the delayed promoter).
+CREATE INDEX ff_exec_core_delayed_lane_idx ON ff_exec_core (lane_id, delay_until_ms)
+    WHERE eligibility_state = 'not_eligible_until_time';
+CREATE INDEX ff_exec_core_delayed_idx ON ff_exec_core (delay_until_ms)
+    WHERE eligibility_state = 'not_eligible_until_time';
+CREATE INDEX ff_exec_core_partition_idx ON ff_exec_core (partition_key, execution_id);
+CREATE INDEX ff_exec_core_idempotency_idx ON ff_exec_core
+    (partition_key, namespace, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX ff_exec_core_flow_idx ON ff_exec_core (flow_id) WHERE flow_id IS NOT NULL;
+CREATE INDEX ff_exec_core_deadline_idx ON ff_exec_core (deadline_at_ms)
+    WHERE deadline_at_ms IS NOT NULL AND lifecycle_phase <> 'terminal';
+CREATE INDEX ff_exec_core_terminal_idx ON ff_exec_core (terminal_at_ms)
+    WHERE lifecycle_phase = 'terminal';
+
+CREATE TABLE ff_execution_capabilities (
+    execution_id TEXT NOT NULL,
+    capability   TEXT NOT NULL,
+    PRIMARY KEY (execution_id, capability)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE ff_attempt (
+    execution_id        TEXT    NOT NULL,
+    attempt_index       INTEGER NOT NULL,
+    attempt_id          TEXT    NOT NULL,
+    attempt_type        TEXT    NOT NULL CHECK (attempt_type IN
+        ('initial', 'retry', 'reclaim', 'replay', 'fallback')),
+    -- The lease: lease_expires_at_ms NULL means no live lease.
+    lease_id            TEXT,
+    lease_epoch         INTEGER NOT NULL DEFAULT 0,
+    lease_ttl_ms        INTEGER NOT NULL DEFAULT 0,
+    lease_expires_at_ms INTEGER,
+    lease_renewed_at_ms INTEGER,
+    worker_id           TEXT,
+    worker_instance_id  TEXT,
+    started_at_ms       INTEGER,
+    terminal_at_ms      INTEGER,
+    outcome             TEXT CHECK (outcome IN
+        ('success', 'failed', 'retry', 'cancelled', 'interrupted', 'waiting_children',
+         'attempt_interrupted', 'interrupted_reclaimed', 'skipped', 'expired')),
+    -- Fail's first result, so a repeated Fail returns it unchanged.
+    retry_due_at_ms     INTEGER,
+    PRIMARY KEY (execution_id, attempt_index)
+) STRICT, WITHOUT ROWID;
+
+-- Lease-expiry scanner: live leases by expiry.
+CREATE INDEX ff_attempt_lease_expiry_idx ON ff_attempt (lease_expires_at_ms)
+    WHERE lease_expires_at_ms IS NOT NULL;
+
+CREATE TABLE ff_claim_grant (
+    grant_id            TEXT    PRIMARY KEY,
+    execution_id        TEXT    NOT NULL,
+    kind                TEXT    NOT NULL CHECK (kind IN ('claim', 'reclaim')),
+    worker_id           TEXT    NOT NULL,
+    worker_instance_id  TEXT    NOT NULL,
+    lane_id             TEXT,
+    capability_hash     TEXT,
+    worker_capabilities TEXT    NOT NULL DEFAULT '[]',
+    grant_ttl_ms        INTEGER NOT NULL,
+    issued_at_ms        INTEGER NOT NULL,
+    expires_at_ms       INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX ff_claim_grant_execution_idx ON ff_claim_grant (execution_id, issued_at_ms);
+CREATE INDEX ff_claim_grant_expiry_idx ON ff_claim_grant (expires_at_ms);
+
+-- Outbox tables: one row per event, written in the transaction of the change
+-- it describes; subscriptions replay rows after their cursor (event_id).
+CREATE TABLE ff_completion_event (
+    event_id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    execution_id     TEXT    NOT NULL,
+    flow_id          TEXT,
+    outcome          TEXT    NOT NULL CHECK (outcome IN
+        ('success', 'failed', 'cancelled', 'resumable', 'expired', 'skipped')),
+    namespace        TEXT,
+    instance_tag     TEXT,
+    occurred_at_ms   INTEGER NOT NULL,
+    -- Set once flow dependency resolution has consumed the event.
+    dispatched_at_ms INTEGER
+) STRICT;
+
+CREATE INDEX ff_completion_event_pending_idx ON ff_completion_event (occurred_at_ms)
+    WHERE dispatched_at_ms IS NULL;
+CREATE INDEX ff_completion_event_execution_idx ON ff_completion_event (execution_id, event_id);
+
+CREATE TABLE ff_lease_event (
+    event_id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    execution_id       TEXT    NOT NULL,
+    attempt_index      INTEGER NOT NULL,
+    lease_id           TEXT    NOT NULL,
+    worker_instance_id TEXT    NOT NULL,
+    event_type         TEXT    NOT NULL CHECK (event_type IN
+        ('acquired', 'renewed', 'expired', 'reclaimed', 'revoked')),
+    namespace          TEXT,
+    instance_tag       TEXT,
+    occurred_at_ms     INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX ff_lease_event_execution_idx ON ff_lease_event (execution_id, event_id);
+
+CREATE TABLE ff_operator_event (
+    event_id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- The execution id, or the flow id for flow events.
+    execution_id   TEXT    NOT NULL,
+    event_type     TEXT    NOT NULL CHECK (event_type IN
+        ('priority_changed', 'replayed', 'flow_cancel_requested')),
+    details        TEXT,
+    namespace      TEXT,
+    instance_tag   TEXT,
+    occurred_at_ms INTEGER NOT NULL
+) STRICT;
+
+-- +goose Down
+DROP TABLE ff_operator_event;
+DROP TABLE ff_lease_event;
+DROP TABLE ff_completion_event;
+DROP TABLE ff_claim_grant;
+DROP TABLE ff_attempt;
+DROP TABLE ff_execution_capabilities;
+DROP TABLE ff_exec_core;
+DROP TABLE ff_lane_registry;

@@ -1,0 +1,144 @@
+-- Executions: the ff_exec_core row is loaded whole, changed in Go (where the
+-- state machine and the public_state derivation live) and saved whole.
+
+-- name: InsertExecution :execrows
+INSERT INTO ff_exec_core (
+    execution_id, partition_key, lane_id, namespace, execution_kind, creator_identity,
+    payload, payload_encoding, tags, instance_tag, policy, priority,
+    lifecycle_phase, ownership_state, eligibility_state, attempt_state, blocking_reason,
+    terminal_outcome, public_state, blocking_detail, required_cap_count,
+    delay_until_ms, deadline_at_ms, idempotency_key, idempotency_expires_at_ms,
+    created_at_ms, last_mutation_at_ms
+) VALUES (
+    sqlc.arg(execution_id), sqlc.arg(partition_key), sqlc.arg(lane_id), sqlc.arg(namespace),
+    sqlc.arg(execution_kind), sqlc.arg(creator_identity), sqlc.arg(payload),
+    sqlc.narg(payload_encoding), sqlc.arg(tags), sqlc.narg(instance_tag), sqlc.narg(policy),
+    sqlc.arg(priority), sqlc.arg(lifecycle_phase), sqlc.arg(ownership_state),
+    sqlc.arg(eligibility_state), sqlc.arg(attempt_state), sqlc.arg(blocking_reason),
+    sqlc.arg(terminal_outcome), sqlc.arg(public_state), sqlc.arg(blocking_detail),
+    sqlc.arg(required_cap_count), sqlc.narg(delay_until_ms), sqlc.narg(deadline_at_ms),
+    sqlc.narg(idempotency_key), sqlc.narg(idempotency_expires_at_ms),
+    sqlc.arg(created_at_ms), sqlc.arg(last_mutation_at_ms)
+)
+ON CONFLICT (execution_id) DO NOTHING;
+
+-- name: GetExecution :one
+SELECT * FROM ff_exec_core WHERE execution_id = ?;
+
+-- name: SaveExecution :exec
+UPDATE ff_exec_core SET
+    flow_id              = sqlc.narg(flow_id),
+    priority             = sqlc.arg(priority),
+    lifecycle_phase      = sqlc.arg(lifecycle_phase),
+    ownership_state      = sqlc.arg(ownership_state),
+    eligibility_state    = sqlc.arg(eligibility_state),
+    attempt_state        = sqlc.arg(attempt_state),
+    blocking_reason      = sqlc.arg(blocking_reason),
+    terminal_outcome     = sqlc.arg(terminal_outcome),
+    public_state         = sqlc.arg(public_state),
+    blocking_detail      = sqlc.arg(blocking_detail),
+    attempt_index        = sqlc.arg(attempt_index),
+    total_attempt_count  = sqlc.arg(total_attempt_count),
+    retry_count          = sqlc.arg(retry_count),
+    replay_count         = sqlc.arg(replay_count),
+    lease_reclaim_count  = sqlc.arg(lease_reclaim_count),
+    delay_until_ms       = sqlc.narg(delay_until_ms),
+    last_mutation_at_ms  = sqlc.arg(last_mutation_at_ms),
+    started_at_ms        = sqlc.narg(started_at_ms),
+    terminal_at_ms       = sqlc.narg(terminal_at_ms),
+    result               = sqlc.narg(result),
+    cancellation_reason  = sqlc.narg(cancellation_reason),
+    cancelled_by         = sqlc.narg(cancelled_by),
+    last_failure_message = sqlc.narg(last_failure_message),
+    failure_category     = sqlc.narg(failure_category),
+    progress_pct         = sqlc.narg(progress_pct),
+    progress_message     = sqlc.narg(progress_message)
+WHERE execution_id = sqlc.arg(execution_id);
+
+-- name: FindByIdempotencyKey :one
+SELECT execution_id FROM ff_exec_core
+WHERE partition_key = sqlc.arg(partition_key)
+  AND namespace = sqlc.arg(namespace)
+  AND idempotency_key = sqlc.arg(idempotency_key)
+  AND idempotency_expires_at_ms > sqlc.arg(now_ms)
+ORDER BY created_at_ms DESC
+LIMIT 1;
+
+-- name: InsertCapability :exec
+INSERT INTO ff_execution_capabilities (execution_id, capability) VALUES (?, ?)
+ON CONFLICT DO NOTHING;
+
+-- name: ListCapabilities :many
+SELECT capability FROM ff_execution_capabilities WHERE execution_id = ? ORDER BY capability;
+
+-- name: PromoteDueInLane :execrows
+-- Claim's lazy promotion: delayed and backing-off executions of one lane
+-- whose time has come become eligible, a bounded batch per call. public_state
+-- is computed in Go and passed in.
+UPDATE ff_exec_core SET
+    eligibility_state   = 'eligible_now',
+    blocking_reason     = 'waiting_for_worker',
+    blocking_detail     = '',
+    public_state        = sqlc.arg(public_state),
+    delay_until_ms      = NULL,
+    last_mutation_at_ms = sqlc.arg(now_ms)
+WHERE execution_id IN (
+    SELECT d.execution_id FROM ff_exec_core d
+    WHERE d.lane_id = sqlc.arg(lane_id)
+      AND d.eligibility_state = 'not_eligible_until_time'
+      AND d.delay_until_ms <= sqlc.arg(now_ms)
+    LIMIT sqlc.arg(batch)
+) AND lifecycle_phase = 'runnable';
+
+-- name: PromoteDue :many
+-- The delayed promoter's batch across all lanes; returns the lanes touched.
+UPDATE ff_exec_core SET
+    eligibility_state   = 'eligible_now',
+    blocking_reason     = 'waiting_for_worker',
+    blocking_detail     = '',
+    public_state        = sqlc.arg(public_state),
+    delay_until_ms      = NULL,
+    last_mutation_at_ms = sqlc.arg(now_ms)
+WHERE execution_id IN (
+    SELECT d.execution_id FROM ff_exec_core d
+    WHERE d.eligibility_state = 'not_eligible_until_time'
+      AND d.delay_until_ms <= sqlc.arg(now_ms)
+    LIMIT sqlc.arg(batch)
+) AND lifecycle_phase = 'runnable'
+RETURNING lane_id;
+
+-- name: NextEligible :one
+-- The best eligible execution of a lane whose required capabilities are all
+-- in the worker's set (a JSON array). Walks ff_exec_core_claim_idx in order.
+SELECT e.execution_id FROM ff_exec_core e
+WHERE e.lane_id = sqlc.arg(lane_id)
+  AND e.lifecycle_phase = 'runnable' AND e.eligibility_state = 'eligible_now'
+  AND (e.required_cap_count = 0 OR NOT EXISTS (
+      SELECT 1 FROM ff_execution_capabilities c
+      WHERE c.execution_id = e.execution_id
+        AND c.capability NOT IN (
+            SELECT j.value FROM json_each(CAST(sqlc.arg(caps_json) AS TEXT)) AS j)))
+ORDER BY e.priority DESC, e.created_at_ms, e.execution_id
+LIMIT 1;
+
+-- name: NextReclaimable :one
+-- The best lease-expired execution of a lane the worker can run (decision 11).
+SELECT e.execution_id FROM ff_exec_core e
+WHERE e.lane_id = sqlc.arg(lane_id)
+  AND e.ownership_state = 'lease_expired_reclaimable'
+  AND (e.required_cap_count = 0 OR NOT EXISTS (
+      SELECT 1 FROM ff_execution_capabilities c
+      WHERE c.execution_id = e.execution_id
+        AND c.capability NOT IN (
+            SELECT j.value FROM json_each(CAST(sqlc.arg(caps_json) AS TEXT)) AS j)))
+ORDER BY e.priority DESC, e.created_at_ms, e.execution_id
+LIMIT 1;
+
+-- name: ListExecutionIDs :many
+SELECT execution_id FROM ff_exec_core
+WHERE partition_key = sqlc.arg(partition_key) AND execution_id > sqlc.arg(after)
+ORDER BY execution_id
+LIMIT sqlc.arg(lim);
+
+-- name: CountExecutions :one
+SELECT count(*) FROM ff_exec_core;

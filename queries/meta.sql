@@ -1,0 +1,2 @@
+-- name: Ping :one
+SELECT 1;

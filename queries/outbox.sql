@@ -1,0 +1,20 @@
+-- Outbox rows: written in the transaction of the change they describe.
+
+-- name: InsertLeaseEvent :one
+INSERT INTO ff_lease_event (
+    execution_id, attempt_index, lease_id, worker_instance_id, event_type,
+    namespace, instance_tag, occurred_at_ms
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING event_id;
+
+-- name: InsertCompletionEvent :one
+INSERT INTO ff_completion_event (
+    execution_id, flow_id, outcome, namespace, instance_tag, occurred_at_ms
+) VALUES (?, ?, ?, ?, ?, ?)
+RETURNING event_id;
+
+-- name: InsertOperatorEvent :one
+INSERT INTO ff_operator_event (
+    execution_id, event_type, details, namespace, instance_tag, occurred_at_ms
+) VALUES (?, ?, ?, ?, ?, ?)
+RETURNING event_id;
