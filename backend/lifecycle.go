@@ -13,7 +13,10 @@ var _ EngineBackend = (*SQLiteBackend)(nil)
 // supportedFeatures is what Capabilities reports. A flag turns true in the
 // same change that gives its method a real body.
 var supportedFeatures = Supports{
-	Prepare: true,
+	Prepare:            true,
+	ReadExecutionState: true,
+	ReadExecutionInfo:  true,
+	GetExecutionResult: true,
 }
 
 // Prepare runs one-time boot preparation. Migrations already ran in the
@@ -35,10 +38,10 @@ func (b *SQLiteBackend) Ping(ctx context.Context) error {
 		return err
 	}
 	if _, err := db.wq.Ping(ctx); err != nil {
-		return wrapStorage(ctx, err)
+		return errTransportCtx(ctx, err)
 	}
 	if _, err := db.rq.Ping(ctx); err != nil {
-		return wrapStorage(ctx, err)
+		return errTransportCtx(ctx, err)
 	}
 	return nil
 }

@@ -5,40 +5,8 @@ import (
 	"time"
 )
 
-func (b *SQLiteBackend) Claim(ctx context.Context, lane LaneID, caps CapabilitySet, policy ClaimPolicy) (*Handle, error) {
-	return nil, unavailable("claim")
-}
-
-func (b *SQLiteBackend) Renew(ctx context.Context, h Handle) (LeaseRenewal, error) {
-	return *new(LeaseRenewal), unavailable("renew")
-}
-
-func (b *SQLiteBackend) Progress(ctx context.Context, h Handle, percent *uint8, message *string) error {
-	return unavailable("progress")
-}
-
 func (b *SQLiteBackend) AppendFrame(ctx context.Context, h Handle, frame Frame) (AppendFrameOutcome, error) {
 	return *new(AppendFrameOutcome), unavailable("append_frame")
-}
-
-func (b *SQLiteBackend) Complete(ctx context.Context, h Handle, payload []byte) error {
-	return unavailable("complete")
-}
-
-func (b *SQLiteBackend) Fail(ctx context.Context, h Handle, reason FailureReason, class FailureClass) (FailOutcome, error) {
-	return *new(FailOutcome), unavailable("fail")
-}
-
-func (b *SQLiteBackend) Cancel(ctx context.Context, h Handle, reason string) error {
-	return unavailable("cancel")
-}
-
-func (b *SQLiteBackend) Delay(ctx context.Context, h Handle, delayUntil time.Time) error {
-	return unavailable("delay")
-}
-
-func (b *SQLiteBackend) WaitChildren(ctx context.Context, h Handle) error {
-	return unavailable("wait_children")
 }
 
 func (b *SQLiteBackend) Suspend(ctx context.Context, h Handle, args SuspendArgs) (SuspendOutcome, error) {
@@ -87,42 +55,6 @@ func (b *SQLiteBackend) IssueReclaimGrant(ctx context.Context, args IssueReclaim
 
 func (b *SQLiteBackend) ReclaimExecution(ctx context.Context, args ReclaimExecutionArgs) (ReclaimExecutionOutcome, error) {
 	return *new(ReclaimExecutionOutcome), unavailable("reclaim_execution")
-}
-
-func (b *SQLiteBackend) DescribeExecution(ctx context.Context, id ExecutionID) (*ExecutionSnapshot, error) {
-	return nil, unavailable("describe_execution")
-}
-
-func (b *SQLiteBackend) ReadExecutionContext(ctx context.Context, id ExecutionID) (ExecutionContext, error) {
-	return *new(ExecutionContext), unavailable("read_execution_context")
-}
-
-func (b *SQLiteBackend) ReadCurrentAttemptIndex(ctx context.Context, id ExecutionID) (AttemptIndex, error) {
-	return *new(AttemptIndex), unavailable("read_current_attempt_index")
-}
-
-func (b *SQLiteBackend) ReadTotalAttemptCount(ctx context.Context, id ExecutionID) (AttemptIndex, error) {
-	return *new(AttemptIndex), unavailable("read_total_attempt_count")
-}
-
-func (b *SQLiteBackend) ReadExecutionState(ctx context.Context, id ExecutionID) (*PublicState, error) {
-	return nil, unavailable("read_execution_state")
-}
-
-func (b *SQLiteBackend) ReadExecutionInfo(ctx context.Context, id ExecutionID) (*ExecutionInfo, error) {
-	return nil, unavailable("read_execution_info")
-}
-
-func (b *SQLiteBackend) GetExecutionResult(ctx context.Context, id ExecutionID) (payload []byte, ok bool, err error) {
-	return nil, false, unavailable("get_execution_result")
-}
-
-func (b *SQLiteBackend) ListExecutions(ctx context.Context, partition PartitionKey, cursor ExecutionID, limit int) (ListExecutionsPage, error) {
-	return *new(ListExecutionsPage), unavailable("list_executions")
-}
-
-func (b *SQLiteBackend) ListLanes(ctx context.Context, cursor LaneID, limit int) (ListLanesPage, error) {
-	return *new(ListLanesPage), unavailable("list_lanes")
 }
 
 func (b *SQLiteBackend) ListSuspended(ctx context.Context, partition PartitionKey, cursor ExecutionID, limit int) (ListSuspendedPage, error) {
@@ -215,10 +147,6 @@ func (b *SQLiteBackend) TailStream(ctx context.Context, executionID ExecutionID,
 
 func (b *SQLiteBackend) ReadSummary(ctx context.Context, executionID ExecutionID, attemptIndex AttemptIndex) (*SummaryDocument, error) {
 	return nil, unavailable("read_summary")
-}
-
-func (b *SQLiteBackend) CreateExecution(ctx context.Context, args CreateExecutionArgs) (CreateExecutionResult, error) {
-	return *new(CreateExecutionResult), unavailable("create_execution")
 }
 
 func (b *SQLiteBackend) CancelExecution(ctx context.Context, args CancelExecutionArgs) (CancelExecutionResult, error) {

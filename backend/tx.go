@@ -33,8 +33,10 @@ func (db *database) write(ctx context.Context, fn func(w *writeTx) error) error 
 	for attempt := 1; ; attempt++ {
 		var wakes topicSet
 		wakes, err = db.writeOnce(ctx, fn)
+		// Wake-ups follow every commit, including one that kept its
+		// writes and still reports an error.
+		db.notify.publish(wakes)
 		if err == nil {
-			db.notify.publish(wakes)
 			return nil
 		}
 		if attempt >= BusyRetryMaxAttempts || !IsRetryableBusy(err) {
@@ -58,16 +60,20 @@ func (db *database) writeOnce(ctx context.Context, fn func(w *writeTx) error) (t
 	}
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, wrapStorage(ctx, err)
+		return 0, errTransportCtx(ctx, err)
 	}
 	w := &writeTx{q: db.wq.WithTx(tx), tx: tx, now: nowMS(db.clock)}
-	if err := fn(w); err != nil {
+	var kept *commitThenFail
+	if err := fn(w); err != nil && !errors.As(err, &kept) {
 		_ = tx.Rollback()
-		return 0, wrapStorage(ctx, err)
+		return 0, errTransportCtx(ctx, err)
 	}
 	if err := tx.Commit(); err != nil {
 		_ = tx.Rollback()
-		return 0, wrapStorage(ctx, err)
+		return 0, errTransportCtx(ctx, err)
+	}
+	if kept != nil {
+		return w.wakes, kept.err
 	}
 	return w.wakes, nil
 }
@@ -80,31 +86,21 @@ func (db *database) read(ctx context.Context, fn func(q *dbgen.Queries) error) e
 	}
 	tx, err := db.reader.BeginTx(ctx, nil)
 	if err != nil {
-		return wrapStorage(ctx, err)
+		return errTransportCtx(ctx, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only: nothing to keep
 	if err := fn(db.rq.WithTx(tx)); err != nil {
-		return wrapStorage(ctx, err)
+		return errTransportCtx(ctx, err)
 	}
 	return nil
 }
 
-// wrapStorage turns a raw driver error into KindTransport, leaving our own
-// *Error values and context errors untouched.
-func wrapStorage(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	if ctxErr := ctx.Err(); ctxErr != nil && !isEngineError(err) {
-		return ctxErr
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || isEngineError(err) {
-		return err
-	}
-	return &Error{Kind: KindTransport, Backend: BackendLabelSQLite, Err: err}
-}
+// commitThenFail is returned by a write body whose writes must persist
+// although the method reports an error (marking a lapsed lease expired,
+// then returning ErrLeaseExpired).
+type commitThenFail struct{ err error }
 
-func isEngineError(err error) bool {
-	var e *Error
-	return errors.As(err, &e)
-}
+func (c *commitThenFail) Error() string { return c.err.Error() }
+
+// keepAndFail makes write commit the body's writes, then return err.
+func keepAndFail(err error) error { return &commitThenFail{err: err} }

@@ -26,6 +26,83 @@ type FfAttempt struct {
 	RetryDueAtMs     sql.NullInt64
 }
 
+type FfBudgetLimit struct {
+	BudgetID  string
+	Dimension string
+	HardLimit int64
+	SoftLimit int64
+}
+
+type FfBudgetPolicy struct {
+	BudgetID        string
+	ScopeType       string
+	ScopeID         string
+	EnforcementMode string
+	OnHardLimit     string
+	OnSoftLimit     string
+	ResetIntervalMs int64
+	NextResetAtMs   sql.NullInt64
+	BreachCount     int64
+	SoftBreachCount int64
+	LastBreachAtMs  sql.NullInt64
+	LastBreachDim   sql.NullString
+	CreatedAtMs     int64
+	UpdatedAtMs     int64
+}
+
+type FfBudgetUsage struct {
+	BudgetID      string
+	Dimension     string
+	CurrentValue  int64
+	LastResetAtMs sql.NullInt64
+	UpdatedAtMs   int64
+}
+
+type FfBudgetUsageByExec struct {
+	BudgetID    string
+	ExecutionID string
+	Dimension   string
+	DeltaTotal  int64
+	UpdatedAtMs int64
+}
+
+type FfBudgetUsageDedup struct {
+	BudgetID            string
+	DedupKey            string
+	OutcomeKind         sql.NullString
+	OutcomeDimension    string
+	OutcomeCurrentUsage int64
+	OutcomeLimit        int64
+	AppliedAtMs         int64
+	ExpiresAtMs         int64
+}
+
+type FfCancelBacklog struct {
+	FlowID             string
+	RequestedAtMs      int64
+	Requester          string
+	Reason             string
+	GraceUntilMs       sql.NullInt64
+	CancellationPolicy string
+	Status             string
+}
+
+type FfCancelBacklogMember struct {
+	FlowID      string
+	ExecutionID string
+}
+
+type FfCancelDispatchOutbox struct {
+	EventID               int64
+	FlowID                string
+	DownstreamExecutionID string
+	TargetExecutionID     string
+	Reason                string
+	Namespace             sql.NullString
+	InstanceTag           sql.NullString
+	EnqueuedAtMs          int64
+}
+
 type FfClaimGrant struct {
 	GrantID            string
 	ExecutionID        string
@@ -49,6 +126,39 @@ type FfCompletionEvent struct {
 	InstanceTag    sql.NullString
 	OccurredAtMs   int64
 	DispatchedAtMs sql.NullInt64
+}
+
+type FfEdge struct {
+	FlowID                string
+	EdgeID                string
+	UpstreamExecutionID   string
+	DownstreamExecutionID string
+	DependencyKind        string
+	SatisfactionCondition string
+	DataPassingRef        string
+	EdgeState             string
+	ResolutionState       string
+	UpstreamOutcome       sql.NullString
+	CreatedBy             string
+	CreatedAtMs           int64
+	AppliedAtMs           sql.NullInt64
+	ResolvedAtMs          sql.NullInt64
+}
+
+type FfEdgeGroup struct {
+	FlowID                    string
+	DownstreamExecutionID     string
+	PolicyKind                string
+	OnSatisfied               string
+	KTarget                   int64
+	SuccessCount              int64
+	FailCount                 int64
+	SkipCount                 int64
+	RunningCount              int64
+	GroupState                string
+	SatisfiedAtMs             sql.NullInt64
+	CancelSiblingsReason      sql.NullString
+	CancelSiblingsPendingFlag int64
 }
 
 type FfExecCore struct {
@@ -101,6 +211,23 @@ type FfExecutionCapability struct {
 	Capability  string
 }
 
+type FfFlowCore struct {
+	FlowID             string
+	PartitionKey       int64
+	FlowKind           string
+	Namespace          string
+	PublicFlowState    string
+	GraphRevision      int64
+	NodeCount          int64
+	EdgeCount          int64
+	CancellationPolicy sql.NullString
+	CancelReason       sql.NullString
+	TagsJson           string
+	CreatedAtMs        int64
+	LastMutationAtMs   int64
+	TerminalAtMs       sql.NullInt64
+}
+
 type FfLaneRegistry struct {
 	LaneID         string
 	RegisteredAtMs int64
@@ -135,4 +262,141 @@ type FfPartitionConfig struct {
 	NumBudgetPartitions int64
 	NumQuotaPartitions  int64
 	FfVersion           string
+}
+
+type FfPendingCancelGroup struct {
+	FlowID                string
+	DownstreamExecutionID string
+	EnqueuedAtMs          int64
+}
+
+type FfQuotaAdmitted struct {
+	QuotaPolicyID string
+	ExecutionID   string
+	AdmittedAtMs  int64
+	ExpiresAtMs   int64
+}
+
+type FfQuotaPolicy struct {
+	QuotaPolicyID        string
+	WindowSeconds        int64
+	MaxRequestsPerWindow int64
+	ActiveConcurrencyCap int64
+	ActiveConcurrency    int64
+	CreatedAtMs          int64
+	UpdatedAtMs          int64
+}
+
+type FfQuotaWindow struct {
+	QuotaPolicyID string
+	Dimension     string
+	AdmittedAtMs  int64
+	ExecutionID   string
+}
+
+type FfSignal struct {
+	SignalSeq        int64
+	SignalID         string
+	ExecutionID      string
+	WaitpointID      sql.NullString
+	WaitpointKey     string
+	SuspensionID     sql.NullString
+	SignalName       string
+	SignalCategory   string
+	SourceType       string
+	SourceIdentity   string
+	CorrelationID    string
+	Payload          []byte
+	Effect           string
+	IdempotencyKey   sql.NullString
+	DedupExpiresAtMs sql.NullInt64
+	AcceptedAtMs     int64
+}
+
+type FfSignalEvent struct {
+	EventID        int64
+	ExecutionID    string
+	SignalID       string
+	WaitpointID    sql.NullString
+	SourceIdentity sql.NullString
+	Effect         string
+	Namespace      sql.NullString
+	InstanceTag    sql.NullString
+	DeliveredAtMs  int64
+}
+
+type FfStreamFrame struct {
+	ExecutionID    string
+	AttemptIndex   int64
+	TsMs           int64
+	Seq            int64
+	FrameKind      string
+	FrameType      string
+	Mode           string
+	Payload        []byte
+	CorrelationID  sql.NullString
+	SummaryVersion sql.NullInt64
+}
+
+type FfStreamMetum struct {
+	ExecutionID       string
+	AttemptIndex      int64
+	LastEntryTsMs     int64
+	LastEntrySeq      int64
+	FrameCount        int64
+	EmaRateHz         float64
+	LastAppendTsMs    int64
+	MaxlenAppliedLast int64
+}
+
+type FfStreamSummary struct {
+	ExecutionID      string
+	AttemptIndex     int64
+	DocumentJson     string
+	Version          int64
+	PatchKind        string
+	FirstAppliedAtMs int64
+	LastUpdatedAtMs  int64
+}
+
+type FfSuspendDedup struct {
+	ExecutionID    string
+	IdempotencyKey string
+	OutcomeJson    string
+	CreatedAtMs    int64
+}
+
+type FfSuspensionCurrent struct {
+	ExecutionID        string
+	SuspensionID       string
+	AttemptIndex       int64
+	PrimaryWaitpointID string
+	ReasonCode         sql.NullString
+	ConditionJson      string
+	TimeoutAtMs        sql.NullInt64
+	TimeoutBehavior    string
+	SuspendedAtMs      int64
+}
+
+type FfWaitpoint struct {
+	WaitpointID             string
+	ExecutionID             string
+	WaitpointKey            string
+	State                   string
+	SuspensionID            sql.NullString
+	TokenKid                string
+	Token                   string
+	RequiredSignalNamesJson string
+	CreatedAtMs             int64
+	ExpiresAtMs             sql.NullInt64
+	ActivatedAtMs           sql.NullInt64
+	ClosedAtMs              sql.NullInt64
+	CloseReason             sql.NullString
+}
+
+type FfWaitpointHmac struct {
+	Kid         string
+	Secret      []byte
+	RotatedAtMs int64
+	Active      int64
 }

@@ -1,0 +1,304 @@
+package backend
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/flowfabric/ffsqlite/dbgen"
+)
+
+// promoteBatch bounds claim's lazy promotion of due delayed executions per
+// call, keeping the write transaction short; the next claim (or the delayed
+// promoter) takes the rest.
+const promoteBatch = 64
+
+// claimRepollInterval bounds how long a waiting Claim sleeps between
+// attempts when no in-process wake-up arrives (work may come from another
+// process, or a delay may fall due).
+const claimRepollInterval = 250 * time.Millisecond
+
+// Claim leases the best eligible execution of lane whose required
+// capabilities are covered by caps (priority desc, then created_at, then
+// id), creating or re-leasing its current attempt (HandleFresh). A
+// lease-expired execution of the lane is taken over as a reclaim (new
+// attempt, HandleReclaimed; past the reclaim cap it fails terminally
+// instead). Returns (nil, nil) when nothing is claimable after waiting up
+// to policy.MaxWait.
+func (b *SQLiteBackend) Claim(ctx context.Context, lane LaneID, caps CapabilitySet, policy ClaimPolicy) (*Handle, error) {
+	db, err := b.live("claim")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ParseLaneID(string(lane)); err != nil {
+		return nil, err
+	}
+	if err := validateCapabilities("worker", caps.Tokens); err != nil {
+		return nil, err
+	}
+	if policy.LeaseTTL < 0 || policy.MaxWait < 0 {
+		return nil, errInvalidInput("claim policy: negative duration")
+	}
+	tokens := caps.Tokens
+	if tokens == nil {
+		tokens = []string{}
+	}
+	capsJSON, err := json.Marshal(tokens)
+	if err != nil {
+		return nil, errInvalidInput("capabilities: %v", err)
+	}
+
+	var deadline time.Time
+	if policy.MaxWait > 0 {
+		deadline = time.Now().Add(policy.MaxWait)
+	}
+	for {
+		// Subscribe to the wake-up before looking, so a commit between the
+		// look and the wait is not missed.
+		woken := db.notify.wait(topicClaimable)
+		h, err := db.claimOnce(ctx, lane, string(capsJSON), policy)
+		if err != nil || h != nil || policy.MaxWait <= 0 {
+			return h, err
+		}
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			return nil, nil
+		}
+		timer := time.NewTimer(min(remaining, claimRepollInterval))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, ctx.Err()
+		case <-db.notify.done():
+			timer.Stop()
+			return nil, nil
+		case <-woken:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// claimOnce is one claim transaction.
+func (db *database) claimOnce(ctx context.Context, lane LaneID, capsJSON string, policy ClaimPolicy) (*Handle, error) {
+	var handle *Handle
+	err := db.write(ctx, func(w *writeTx) error {
+		handle = nil
+		ps := string(derivePublicState(PhaseRunnable, EligibilityEligibleNow, OutcomeNone, ""))
+		if _, err := w.q.PromoteDueInLane(ctx, dbgen.PromoteDueInLaneParams{
+			PublicState: ps, NowMs: w.now, LaneID: string(lane), Batch: promoteBatch,
+		}); err != nil {
+			return err
+		}
+		for {
+			eligible, err := w.q.NextEligible(ctx, dbgen.NextEligibleParams{LaneID: string(lane), CapsJson: capsJSON})
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			reclaimable, rerr := w.q.NextReclaimable(ctx, dbgen.NextReclaimableParams{LaneID: string(lane), CapsJson: capsJSON})
+			if rerr != nil && !errors.Is(rerr, sql.ErrNoRows) {
+				return rerr
+			}
+			pick, reclaim, err := w.betterCandidate(ctx, eligible, reclaimable)
+			if err != nil || pick == nil {
+				return err
+			}
+			if !reclaim {
+				handle, err = w.leaseExecution(ctx, pick, policy, HandleFresh)
+				return err
+			}
+			// A reclaim past the execution's cap fails it terminally and
+			// the search goes on.
+			handle, err = w.reclaimExecution(ctx, pick, policy)
+			if err != nil || handle != nil {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return handle, nil
+}
+
+// betterCandidate loads the two candidates (either id may be empty) and
+// returns the one that ranks first in claim order.
+func (w *writeTx) betterCandidate(ctx context.Context, eligibleID, reclaimableID string) (*exec, bool, error) {
+	var eligible, reclaimable *exec
+	var err error
+	if eligibleID != "" {
+		if eligible, err = w.loadExec(ctx, eligibleID); err != nil {
+			return nil, false, err
+		}
+	}
+	if reclaimableID != "" {
+		if reclaimable, err = w.loadExec(ctx, reclaimableID); err != nil {
+			return nil, false, err
+		}
+	}
+	switch {
+	case reclaimable == nil:
+		return eligible, false, nil
+	case eligible == nil:
+		return reclaimable, true, nil
+	}
+	if claimsBefore(reclaimable, eligible) {
+		return reclaimable, true, nil
+	}
+	return eligible, false, nil
+}
+
+// claimsBefore is the claim order: priority desc, then created_at, then id.
+func claimsBefore(a, b *exec) bool {
+	if a.Priority != b.Priority {
+		return a.Priority > b.Priority
+	}
+	if a.CreatedAtMs != b.CreatedAtMs {
+		return a.CreatedAtMs < b.CreatedAtMs
+	}
+	return a.ExecutionID < b.ExecutionID
+}
+
+// leaseExecution leases a runnable execution: a fresh attempt when the
+// previous one ended (first attempt, retry), otherwise the current attempt
+// again with the next epoch (after delay, wait_children, revoke, replay).
+func (w *writeTx) leaseExecution(ctx context.Context, e *exec, policy ClaimPolicy, kind HandleKind) (*Handle, error) {
+	var a *attempt
+	switch e.attemptState() {
+	case AttemptStatePendingFirstAttempt, AttemptStatePendingRetryAttempt, AttemptStateNone:
+		typ := AttemptTypeInitial
+		if e.attemptState() == AttemptStatePendingRetryAttempt {
+			typ = AttemptTypeRetry
+		}
+		a = w.newAttempt(e, typ)
+	default:
+		var err error
+		a, err = w.loadAttempt(ctx, e.ExecutionID, e.AttemptIndex)
+		if errors.Is(err, ErrNotFound) {
+			a, err = w.newAttempt(e, AttemptTypeInitial), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if e.attemptState() == AttemptStatePendingReplayAttempt {
+			a.AttemptType = string(AttemptTypeReplay)
+		}
+	}
+	w.startLease(e, a, policy)
+	e.setState(PhaseActive, OwnershipLeased, EligibilityNotApplicable, AttemptStateRunningAttempt, BlockingNone)
+	e.BlockingDetail = ""
+	e.DelayUntilMs = sql.NullInt64{}
+	if err := w.saveAttempt(ctx, a); err != nil {
+		return nil, err
+	}
+	if err := w.saveExec(ctx, e); err != nil {
+		return nil, err
+	}
+	if err := w.leaseEvent(ctx, e, a, LeaseAcquired); err != nil {
+		return nil, err
+	}
+	return w.mintHandle(e, a, policy, kind), nil
+}
+
+// reclaimExecution takes over a lease-expired execution (decision 11): the
+// old attempt ends interrupted_reclaimed and a new one is leased. Past the
+// reclaim cap the execution fails terminally instead and nil is returned.
+func (w *writeTx) reclaimExecution(ctx context.Context, e *exec, policy ClaimPolicy) (*Handle, error) {
+	old, err := w.loadAttempt(ctx, e.ExecutionID, e.AttemptIndex)
+	if err != nil {
+		return nil, err
+	}
+	old.endLease(w.now, "interrupted_reclaimed")
+	if err := w.saveAttempt(ctx, old); err != nil {
+		return nil, err
+	}
+	pol, err := e.policy()
+	if err != nil {
+		return nil, err
+	}
+	limit := int64(MaxReclaimCountDefault)
+	if pol != nil && pol.MaxReclaimCount > 0 {
+		limit = int64(pol.MaxReclaimCount)
+	}
+	if e.LeaseReclaimCount >= limit {
+		e.setState(PhaseTerminal, OwnershipUnowned, EligibilityNotApplicable, AttemptStateAttemptTerminal, BlockingNone)
+		e.TerminalOutcome = string(OutcomeFailed)
+		e.TerminalAtMs = nullInt(w.now)
+		e.LastFailureMessage = nullString(fmt.Sprintf("reclaim cap exceeded: %d reclaims (max %d)", e.LeaseReclaimCount, limit))
+		e.FailureCategory = nullString("reclaim_cap_exceeded")
+		if err := w.saveExec(ctx, e); err != nil {
+			return nil, err
+		}
+		if err := w.leaseEvent(ctx, e, old, LeaseRevoked); err != nil {
+			return nil, err
+		}
+		return nil, w.becameTerminal(ctx, e)
+	}
+	e.LeaseReclaimCount++
+	a := w.newAttempt(e, AttemptTypeReclaim)
+	w.startLease(e, a, policy)
+	e.setState(PhaseActive, OwnershipLeased, EligibilityNotApplicable, AttemptStateRunningAttempt, BlockingNone)
+	e.BlockingDetail = ""
+	if err := w.saveAttempt(ctx, a); err != nil {
+		return nil, err
+	}
+	if err := w.saveExec(ctx, e); err != nil {
+		return nil, err
+	}
+	if err := w.leaseEvent(ctx, e, a, LeaseReclaimed); err != nil {
+		return nil, err
+	}
+	return w.mintHandle(e, a, policy, HandleReclaimed), nil
+}
+
+// newAttempt creates the next attempt row (index = attempts created so far)
+// and makes it the execution's current attempt.
+func (w *writeTx) newAttempt(e *exec, typ AttemptType) *attempt {
+	a := &attempt{}
+	a.ExecutionID = e.ExecutionID
+	a.AttemptIndex = e.TotalAttemptCount
+	a.AttemptID = string(NewAttemptID())
+	a.AttemptType = string(typ)
+	e.AttemptIndex = a.AttemptIndex
+	e.TotalAttemptCount++
+	return a
+}
+
+// startLease gives a a new lease (new lease id, next epoch) for policy's
+// holder and TTL.
+func (w *writeTx) startLease(e *exec, a *attempt, policy ClaimPolicy) {
+	ttl := durationToMS(policy.LeaseTTL)
+	a.LeaseID = nullString(string(NewLeaseID()))
+	a.LeaseEpoch++
+	a.LeaseTtlMs = ttl
+	a.LeaseExpiresAtMs = nullInt(w.now + ttl)
+	a.LeaseRenewedAtMs = nullInt(w.now)
+	a.WorkerID = nullString(string(policy.WorkerID))
+	a.WorkerInstanceID = nullString(string(policy.WorkerInstanceID))
+	a.StartedAtMs = nullInt(w.now)
+	a.TerminalAtMs = sql.NullInt64{}
+	a.Outcome = sql.NullString{}
+	a.RetryDueAtMs = sql.NullInt64{}
+	if !e.StartedAtMs.Valid {
+		e.StartedAtMs = nullInt(w.now)
+	}
+}
+
+// mintHandle builds the worker's handle for a's current lease.
+func (w *writeTx) mintHandle(e *exec, a *attempt, policy ClaimPolicy, kind HandleKind) *Handle {
+	opaque := EncodeHandleOpaque(BackendSQLite, HandlePayload{
+		AttemptID:        AttemptID(a.AttemptID),
+		AttemptIndex:     AttemptIndex(a.AttemptIndex),
+		ExecutionID:      e.id(),
+		LaneID:           LaneID(e.LaneID),
+		LeaseEpoch:       LeaseEpoch(a.LeaseEpoch),
+		LeaseID:          LeaseID(a.LeaseID.String),
+		LeaseTTL:         msToDuration(a.LeaseTtlMs),
+		WorkerInstanceID: policy.WorkerInstanceID,
+	})
+	h := NewHandle(BackendSQLite, kind, opaque)
+	return &h
+}
