@@ -1,0 +1,313 @@
+package migrations_test
+
+import (
+	"context"
+	"database/sql"
+	"maps"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/flowfabric/ffsqlite/migrations"
+)
+
+// tablesByVersion lists the tables each migration creates. Versions 3–6 are
+// checked exactly (a migration that adds or drops anything else fails);
+// versions 1–2 are checked as "at least these", so growing the executions
+// schema does not break this test.
+var tablesByVersion = map[int64][]string{
+	1: {"ff_partition_config"},
+	2: {
+		"ff_attempt", "ff_claim_grant", "ff_completion_event", "ff_exec_core",
+		"ff_execution_capabilities", "ff_lane_registry", "ff_lease_event", "ff_operator_event",
+	},
+	3: {
+		"ff_cancel_backlog", "ff_cancel_backlog_member", "ff_cancel_dispatch_outbox",
+		"ff_edge", "ff_edge_group", "ff_flow_core", "ff_pending_cancel_groups",
+	},
+	4: {
+		"ff_signal", "ff_signal_event", "ff_suspend_dedup", "ff_suspension_current",
+		"ff_waitpoint", "ff_waitpoint_hmac",
+	},
+	5: {
+		"ff_budget_limit", "ff_budget_policy", "ff_budget_usage", "ff_budget_usage_by_exec",
+		"ff_budget_usage_dedup", "ff_quota_admitted", "ff_quota_policy", "ff_quota_window",
+	},
+	6: {"ff_stream_frame", "ff_stream_meta", "ff_stream_summary"},
+}
+
+// indexesByVersion lists the named indexes of the migrations checked
+// exactly (the access paths the flows, suspension, budget and stream code
+// rely on).
+var indexesByVersion = map[int64][]string{
+	3: {
+		"ff_cancel_backlog_member_execution_idx", "ff_cancel_backlog_requested_idx",
+		"ff_edge_downstream_idx", "ff_edge_upstream_idx", "ff_flow_core_partition_idx",
+		"ff_pending_cancel_groups_enqueued_idx",
+	},
+	4: {
+		"ff_signal_dedup_idx", "ff_signal_event_execution_idx", "ff_signal_execution_idx",
+		"ff_signal_suspension_idx", "ff_signal_waitpoint_idx",
+		"ff_suspension_current_suspended_at_idx", "ff_suspension_current_timeout_idx",
+		"ff_waitpoint_execution_idx", "ff_waitpoint_hmac_active_idx",
+		"ff_waitpoint_pending_expiry_idx",
+	},
+	5: {
+		"ff_budget_policy_reset_due_idx", "ff_budget_usage_by_exec_execution_idx",
+		"ff_budget_usage_dedup_expires_idx", "ff_quota_admitted_execution_idx",
+		"ff_quota_admitted_expires_idx", "ff_quota_window_execution_idx",
+	},
+	6: {},
+}
+
+func TestMigrationsUpDownUp(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	db, p := newProvider(t)
+
+	results, err := p.Up(ctx)
+	if err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	if diff := cmp.Diff(sourceVersions(p), resultVersions(results)); diff != "" {
+		t.Fatalf("up applied (-want +got):\n%s", diff)
+	}
+	checkFullSchema(ctx, t, db)
+
+	if _, err := p.DownTo(ctx, 0); err != nil {
+		t.Fatalf("down to 0: %v", err)
+	}
+	if diff := cmp.Diff([]string{goose.DefaultTablename}, objects(ctx, t, db, "table")); diff != "" {
+		t.Errorf("tables after down to 0 (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{}, objects(ctx, t, db, "index")); diff != "" {
+		t.Errorf("indexes after down to 0 (-want +got):\n%s", diff)
+	}
+
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("up again: %v", err)
+	}
+	checkFullSchema(ctx, t, db)
+
+	// Up on an up-to-date database applies nothing.
+	results, err = p.Up(ctx)
+	if err != nil {
+		t.Fatalf("up when current: %v", err)
+	}
+	if len(results) != 0 {
+		t.Errorf("up when current applied %d migrations, want 0", len(results))
+	}
+}
+
+// TestMigrationsStepwise applies and reverts one migration at a time and
+// checks that each one adds (and its Down removes) exactly its own objects.
+func TestMigrationsStepwise(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	db, p := newProvider(t)
+
+	// Tables after each step; step 0 is goose's ledger alone (goose creates
+	// it with the first migration).
+	snapshots := [][]string{{goose.DefaultTablename}}
+	for _, v := range sourceVersions(p) {
+		beforeTables := snapshots[len(snapshots)-1]
+		beforeIndexes := objects(ctx, t, db, "index")
+		res, err := p.UpByOne(ctx)
+		if err != nil {
+			t.Fatalf("up by one to %d: %v", v, err)
+		}
+		if res.Source.Version != v {
+			t.Fatalf("up by one applied version %d, want %d", res.Source.Version, v)
+		}
+		addedTables := minus(objects(ctx, t, db, "table"), beforeTables)
+		addedIndexes := minus(objects(ctx, t, db, "index"), beforeIndexes)
+		want := sorted(tablesByVersion[v])
+		if wantIdx, exact := indexesByVersion[v]; exact {
+			if diff := cmp.Diff(want, addedTables); diff != "" {
+				t.Errorf("version %d tables (-want +got):\n%s", v, diff)
+			}
+			if diff := cmp.Diff(sorted(wantIdx), addedIndexes); diff != "" {
+				t.Errorf("version %d indexes (-want +got):\n%s", v, diff)
+			}
+		} else if missing := minus(want, addedTables); len(missing) > 0 {
+			t.Errorf("version %d did not create %v", v, missing)
+		}
+		snapshots = append(snapshots, objects(ctx, t, db, "table"))
+	}
+
+	for i := len(snapshots) - 1; i > 0; i-- {
+		if _, err := p.Down(ctx); err != nil {
+			t.Fatalf("down from step %d: %v", i, err)
+		}
+		if diff := cmp.Diff(snapshots[i-1], objects(ctx, t, db, "table")); diff != "" {
+			t.Errorf("tables after down from step %d (-want +got):\n%s", i, diff)
+		}
+	}
+}
+
+// TestSchemaConstraints spot-checks that the typed columns reject what the
+// spec says cannot be stored (STRICT types, enum CHECKs, invariants).
+func TestSchemaConstraints(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	db, p := newProvider(t)
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+
+	const (
+		flow = `INSERT INTO ff_flow_core (flow_id, public_flow_state, created_at_ms, last_mutation_at_ms) VALUES `
+		edge = `INSERT INTO ff_edge (flow_id, edge_id, upstream_execution_id, downstream_execution_id, edge_state, applied_at_ms, created_at_ms) VALUES `
+		grp  = `INSERT INTO ff_edge_group (flow_id, downstream_execution_id, policy_kind, k_target) VALUES `
+		wp   = `INSERT INTO ff_waitpoint (waitpoint_id, execution_id, state, token_kid, token, created_at_ms) VALUES `
+		hmac = `INSERT INTO ff_waitpoint_hmac (kid, secret, rotated_at_ms, active) VALUES `
+		sig  = `INSERT INTO ff_signal (signal_id, execution_id, waitpoint_id, waitpoint_key, effect, idempotency_key, dedup_expires_at_ms, accepted_at_ms) VALUES `
+		bud  = `INSERT INTO ff_budget_policy (budget_id, reset_interval_ms, next_reset_at_ms, created_at_ms, updated_at_ms) VALUES `
+		frm  = `INSERT INTO ff_stream_frame (execution_id, attempt_index, ts_ms, seq, frame_kind, frame_type, mode, payload, summary_version) VALUES `
+	)
+	tests := []struct {
+		name string
+		sql  string
+		ok   bool
+	}{
+		{"FlowOpen", flow + `('f1', 'open', 1, 1)`, true},
+		{"ErrFlowUnknownState", flow + `('f2', 'terminal', 1, 1)`, false},
+		{"ErrFlowStrictType", flow + `('f3', 'open', 'soon', 1)`, false},
+		{"EdgeApplied", edge + `('f1', 'e1', '{fp:0}:a', '{fp:0}:b', 'applied', 5, 1)`, true},
+		{"ErrEdgeAppliedWithoutTime", edge + `('f1', 'e2', '{fp:0}:a', '{fp:0}:b', 'applied', NULL, 1)`, false},
+		{"ErrEdgeSelfReferencing", edge + `('f1', 'e3', '{fp:0}:a', '{fp:0}:a', 'pending', NULL, 1)`, false},
+		{"GroupQuorum", grp + `('f1', '{fp:0}:b', 'quorum', 2)`, true},
+		{"ErrGroupQuorumZero", grp + `('f1', '{fp:0}:c', 'quorum', 0)`, false},
+		{"ErrGroupAllOfWithK", grp + `('f1', '{fp:0}:d', 'all_of', 1)`, false},
+		{"WaitpointPending", wp + `('w1', '{fp:0}:a', 'pending', 'k1', 'k1:00', 1)`, true},
+		{"ErrWaitpointUnknownState", wp + `('w2', '{fp:0}:a', 'deleted', 'k1', 'k1:00', 1)`, false},
+		{"HMACActive", hmac + `('k1', x'00', 1, 1)`, true},
+		{"ErrHMACSecondActive", hmac + `('k2', x'00', 2, 1)`, false},
+		{"HMACInactive", hmac + `('k3', x'00', 3, 0)`, true},
+		{"ErrHMACKidWithColon", hmac + `('k:4', x'00', 4, 0)`, false},
+		{"SignalDeduped", sig + `('s1', '{fp:0}:a', 'w1', 'key', 'buffered_for_pending_waitpoint', 'idem', 10, 1)`, true},
+		{"ErrSignalKeyWithoutExpiry", sig + `('s2', '{fp:0}:a', 'w1', 'key', 'appended_to_waitpoint', 'idem', NULL, 1)`, false},
+		{"ErrSignalUnknownEffect", sig + `('s3', '{fp:0}:a', 'w1', 'key', 'duplicate', NULL, NULL, 1)`, false},
+		{"BudgetWithReset", bud + `('b1', 1000, 2000, 1, 1)`, true},
+		{"ErrBudgetResetWithoutInterval", bud + `('b2', 0, 2000, 1, 1)`, false},
+		{"FrameSummary", frm + `('{fp:0}:a', 0, 1, 0, 'event', 'event', 'summary', x'7b7d', 1)`, true},
+		{"ErrFrameSummaryWithoutVersion", frm + `('{fp:0}:a', 0, 1, 1, 'event', 'event', 'summary', x'7b7d', NULL)`, false},
+		{"ErrFrameDuplicateID", frm + `('{fp:0}:a', 0, 1, 0, 'stdout', 'stdout', 'durable', x'00', NULL)`, false},
+	}
+	// Sequential: later cases depend on rows inserted by earlier ones.
+	for _, tt := range tests {
+		_, err := db.ExecContext(ctx, tt.sql)
+		if tt.ok && err != nil {
+			t.Errorf("%s: unexpected error: %v", tt.name, err)
+		}
+		if !tt.ok && err == nil {
+			t.Errorf("%s: insert succeeded, want a constraint error", tt.name)
+		}
+	}
+}
+
+func newProvider(t *testing.T) (*sql.DB, *goose.Provider) {
+	t.Helper()
+
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "ff.db"))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	// One connection: every statement sees the same schema state.
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { _ = db.Close() })
+
+	// Provider.Close would close db; the cleanup above does that instead.
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations.FS,
+		goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatalf("new provider: %v", err)
+	}
+	return db, p
+}
+
+func checkFullSchema(ctx context.Context, t *testing.T, db *sql.DB) {
+	t.Helper()
+
+	tables := objects(ctx, t, db, "table")
+	var missing []string
+	for _, v := range slices.Sorted(maps.Keys(tablesByVersion)) {
+		missing = append(missing, minus(sorted(tablesByVersion[v]), tables)...)
+	}
+	if !slices.Contains(tables, goose.DefaultTablename) {
+		missing = append(missing, goose.DefaultTablename)
+	}
+	if len(missing) > 0 {
+		t.Errorf("missing tables after up: %v", missing)
+	}
+
+	indexes := objects(ctx, t, db, "index")
+	for _, v := range slices.Sorted(maps.Keys(indexesByVersion)) {
+		if m := minus(sorted(indexesByVersion[v]), indexes); len(m) > 0 {
+			t.Errorf("missing indexes of version %d after up: %v", v, m)
+		}
+	}
+}
+
+// objects returns the sorted names of the schema objects of one type,
+// leaving out SQLite's own (sqlite_sequence, automatic indexes).
+func objects(ctx context.Context, t *testing.T, db *sql.DB, typ string) []string {
+	t.Helper()
+
+	rows, err := db.QueryContext(ctx,
+		`SELECT name FROM sqlite_master WHERE type = ? AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`, typ)
+	if err != nil {
+		t.Fatalf("list %ss: %v", typ, err)
+	}
+	defer rows.Close()
+	names := []string{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatalf("scan %s name: %v", typ, err)
+		}
+		names = append(names, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("list %ss: %v", typ, err)
+	}
+	return names
+}
+
+func sourceVersions(p *goose.Provider) []int64 {
+	var vs []int64
+	for _, s := range p.ListSources() {
+		vs = append(vs, s.Version)
+	}
+	return vs
+}
+
+func resultVersions(results []*goose.MigrationResult) []int64 {
+	var vs []int64
+	for _, r := range results {
+		vs = append(vs, r.Source.Version)
+	}
+	return vs
+}
+
+// minus returns the elements of a that are not in b, keeping a's order.
+func minus(a, b []string) []string {
+	out := []string{}
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func sorted(s []string) []string {
+	return append([]string{}, slices.Sorted(slices.Values(s))...)
+}
