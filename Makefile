@@ -28,12 +28,13 @@ generate:
 ## check-generated: regenerate into a scratch copy and fail on any difference
 ## from the committed dbgen/ (changed, missing or stray files).
 check-generated:
-	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	cp -r sqlc.yaml migrations queries "$$tmp"/ && \
-	(cd "$$tmp" && $(SQLC) -f sqlc.yaml generate) && \
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cp -r sqlc.yaml migrations queries "$$tmp"/; \
+	$(SQLC) -f "$$tmp/sqlc.yaml" generate; \
 	if ! diff -ru "$$tmp/dbgen" dbgen; then \
 		echo "dbgen/ is out of date: run 'make generate' and commit the result" >&2; exit 1; \
-	fi; echo "dbgen/ matches the pinned sqlc output"
+	fi; \
+	echo "dbgen/ matches the pinned sqlc output"
 
 ## fuzz: run the handle decoder fuzz target for a while (seeds run in make test).
 fuzz:

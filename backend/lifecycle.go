@@ -103,16 +103,19 @@ func (db *database) stopScanners(grace time.Duration) {
 // scannerRunner runs reconciler ticks against one database.
 type scannerRunner struct{ db *database }
 
-// RunOnce runs one tick of job. Reconcilers arrive with the issues that
-// own them; until then a tick processes nothing.
+// RunOnce runs one tick of job at the clock's current time. Jobs whose
+// domain has no reconciler yet process nothing.
 func (r scannerRunner) RunOnce(ctx context.Context, job scanners.Job) (scanners.TickResult, error) {
 	if err := ctx.Err(); err != nil {
 		return scanners.TickResult{}, err
+	}
+	if tick, ok := reconcilers[job]; ok {
+		return tick(ctx, r.db)
 	}
 	for _, j := range scanners.Jobs() {
 		if j == job {
 			return scanners.TickResult{}, nil
 		}
 	}
-	return scanners.TickResult{}, &Error{Kind: KindValidation, SubKind: SubKindInvalidInput, Detail: "unknown scanner job: " + string(job)}
+	return scanners.TickResult{}, errInvalidInput("unknown scanner job: %s", job)
 }

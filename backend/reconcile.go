@@ -1,0 +1,84 @@
+package backend
+
+import (
+	"context"
+
+	"github.com/flowfabric/ffsqlite/dbgen"
+	"github.com/flowfabric/ffsqlite/scanners"
+)
+
+// scannerBatch bounds the rows one reconciler tick looks at; a tick with a
+// full batch leaves the rest to the next one.
+const scannerBatch = 1000
+
+// reconcilers maps each job to its tick. Jobs whose domain has not landed
+// yet have no entry and process nothing.
+var reconcilers = map[scanners.Job]func(ctx context.Context, db *database) (scanners.TickResult, error){
+	scanners.JobDelayedPromoter: promoteDelayed,
+	scanners.JobLeaseExpiry:     expireLeases,
+}
+
+// promoteDelayed makes delayed and backing-off executions whose time has
+// come eligible, in one short transaction per batch. Claim promotes its
+// own lane lazily too, so this only keeps public states current.
+func promoteDelayed(ctx context.Context, db *database) (scanners.TickResult, error) {
+	var res scanners.TickResult
+	err := db.write(ctx, func(w *writeTx) error {
+		ps := string(derivePublicState(PhaseRunnable, EligibilityEligibleNow, OutcomeNone, ""))
+		lanes, err := w.q.PromoteDue(ctx, dbgen.PromoteDueParams{PublicState: ps, NowMs: w.now, Batch: scannerBatch})
+		if err != nil {
+			return err
+		}
+		res.Processed = len(lanes)
+		if len(lanes) > 0 {
+			w.wake(topicClaimable)
+		}
+		return nil
+	})
+	return res, err
+}
+
+// expireLeases marks every lapsed lease expired, one transaction per
+// execution so one bad row never blocks the rest (decision 11).
+func expireLeases(ctx context.Context, db *database) (scanners.TickResult, error) {
+	var res scanners.TickResult
+	var due []dbgen.ExpiredLeasesRow
+	err := db.read(ctx, func(q *dbgen.Queries) error {
+		var err error
+		due, err = q.ExpiredLeases(ctx, dbgen.ExpiredLeasesParams{NowMs: nullInt(nowMS(db.clock)), Lim: scannerBatch})
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	for _, row := range due {
+		changed := false
+		err := db.write(ctx, func(w *writeTx) error {
+			changed = false
+			e, err := w.loadExec(ctx, row.ExecutionID)
+			if err != nil {
+				return err
+			}
+			a, err := w.loadAttempt(ctx, row.ExecutionID, row.AttemptIndex)
+			if err != nil {
+				return err
+			}
+			before := e.OwnershipState
+			if err := w.markLeaseExpired(ctx, e, a); err != nil {
+				return err
+			}
+			changed = e.OwnershipState != before
+			return nil
+		})
+		switch {
+		case ctx.Err() != nil:
+			return res, ctx.Err()
+		case err != nil:
+			res.Errors++
+			db.log.Warn("lease expiry: row failed", "execution_id", row.ExecutionID, "err", err)
+		case changed:
+			res.Processed++
+		}
+	}
+	return res, nil
+}
