@@ -13,6 +13,10 @@ var _ EngineBackend = (*SQLiteBackend)(nil)
 // supportedFeatures is what Capabilities reports. A flag turns true in the
 // same change that gives its method a real body.
 var supportedFeatures = Supports{
+	CancelExecution:    true,
+	ChangePriority:     true,
+	ReplayExecution:    true,
+	RevokeLease:        true,
 	Prepare:            true,
 	ReadExecutionState: true,
 	ReadExecutionInfo:  true,

@@ -149,22 +149,6 @@ func (b *SQLiteBackend) ReadSummary(ctx context.Context, executionID ExecutionID
 	return nil, unavailable("read_summary")
 }
 
-func (b *SQLiteBackend) CancelExecution(ctx context.Context, args CancelExecutionArgs) (CancelExecutionResult, error) {
-	return *new(CancelExecutionResult), unavailable("cancel_execution")
-}
-
-func (b *SQLiteBackend) RevokeLease(ctx context.Context, args RevokeLeaseArgs) (RevokeLeaseResult, error) {
-	return *new(RevokeLeaseResult), unavailable("revoke_lease")
-}
-
-func (b *SQLiteBackend) ChangePriority(ctx context.Context, args ChangePriorityArgs) (ChangePriorityResult, error) {
-	return *new(ChangePriorityResult), unavailable("change_priority")
-}
-
-func (b *SQLiteBackend) ReplayExecution(ctx context.Context, args ReplayExecutionArgs) (ReplayExecutionResult, error) {
-	return *new(ReplayExecutionResult), unavailable("replay_execution")
-}
-
 func (b *SQLiteBackend) ScanEligibleExecutions(ctx context.Context, args ScanEligibleArgs) ([]ExecutionID, error) {
 	return nil, unavailable("scan_eligible_executions")
 }
