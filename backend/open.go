@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -107,7 +108,10 @@ func (r *backendRegistry) release(db *database) error {
 }
 
 // classifyPath applies spec 01 §1.3: it returns the target to open, the
-// registry key and whether the database lives in memory.
+// registry key and whether the database lives in memory. Unlike the
+// original, a file that does not exist yet keys by the canonical path it
+// will have rather than by the raw text, so the key does not change when
+// the first open creates the file.
 func classifyPath(path string) (target, key string, memory bool, err error) {
 	if path == "" {
 		return "", "", false, constructionError(SubKindBackendProtocol, `sqlite connect-opts parse for "": empty path`)
@@ -122,24 +126,45 @@ func classifyPath(path string) (target, key string, memory bool, err error) {
 	}
 	key = path
 	if !strings.HasPrefix(path, "file:") {
-		if abs, err := filepath.Abs(path); err == nil {
-			if real, err := filepath.EvalSymlinks(abs); err == nil {
-				key = real
-			}
+		if canonical, ok := canonicalPath(path); ok {
+			key = canonical
 		}
 		// A plain path becomes a URI so that '?' or '#' in a file name are
 		// not read as parameters.
 		target = "file:" + (&url.URL{Path: path}).EscapedPath()
 		return target, key, false, nil
 	}
-	if _, statErr := os.Stat(strings.TrimPrefix(strings.SplitN(path, "?", 2)[0], "file:")); statErr == nil {
-		if abs, err := filepath.Abs(strings.TrimPrefix(strings.SplitN(path, "?", 2)[0], "file:")); err == nil {
-			if real, err := filepath.EvalSymlinks(abs); err == nil {
-				key = real
-			}
-		}
+	if canonical, ok := canonicalPath(strings.TrimPrefix(strings.SplitN(path, "?", 2)[0], "file:")); ok {
+		key = canonical
 	}
 	return path, key, false, nil
+}
+
+// canonicalPath returns p as an absolute path with symlinks resolved. A
+// file that does not exist yet is resolved through its directory, so its
+// key is the same before and after the first open creates it (otherwise a
+// second open would get a second inner state on the same file). ok is
+// false when p cannot be resolved (empty, or its directory is missing);
+// the raw path is the key then.
+func canonicalPath(p string) (_ string, ok bool) {
+	if p == "" {
+		return "", false
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", false
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real, true
+	}
+	if _, err := os.Lstat(abs); !errors.Is(err, fs.ErrNotExist) {
+		return "", false // e.g. a dangling symlink
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
+		return "", false
+	}
+	return filepath.Join(dir, filepath.Base(abs)), true
 }
 
 // isMemoryPath is the in-memory test of spec 01 §1.3.
