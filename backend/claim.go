@@ -107,12 +107,16 @@ func (db *database) claimOnce(ctx context.Context, lane LaneID, capsJSON string,
 				return err
 			}
 			if !reclaim {
-				handle, err = w.leaseExecution(ctx, pick, policy, HandleFresh)
+				handle, err = w.leaseExecution(ctx, pick, specFromPolicy(policy), HandleFresh)
 				return err
 			}
 			// A reclaim past the execution's cap fails it terminally and
 			// the search goes on.
-			handle, err = w.reclaimExecution(ctx, pick, policy)
+			limit, err := pick.reclaimLimit()
+			if err != nil {
+				return err
+			}
+			handle, err = w.reclaimExecution(ctx, pick, specFromPolicy(policy), limit)
 			if err != nil || handle != nil {
 				return err
 			}
@@ -165,15 +169,11 @@ func claimsBefore(a, b *exec) bool {
 // leaseExecution leases a runnable execution: a fresh attempt when the
 // previous one ended (first attempt, retry), otherwise the current attempt
 // again with the next epoch (after delay, wait_children, revoke, replay).
-func (w *writeTx) leaseExecution(ctx context.Context, e *exec, policy ClaimPolicy, kind HandleKind) (*Handle, error) {
+func (w *writeTx) leaseExecution(ctx context.Context, e *exec, spec leaseSpec, kind HandleKind) (*Handle, error) {
 	var a *attempt
 	switch e.attemptState() {
 	case AttemptStatePendingFirstAttempt, AttemptStatePendingRetryAttempt, AttemptStateNone:
-		typ := AttemptTypeInitial
-		if e.attemptState() == AttemptStatePendingRetryAttempt {
-			typ = AttemptTypeRetry
-		}
-		a = w.newAttempt(e, typ)
+		a = w.newAttempt(e, attemptTypeFor(e.attemptState()))
 	default:
 		var err error
 		a, err = w.loadAttempt(ctx, e.ExecutionID, e.AttemptIndex)
@@ -187,7 +187,14 @@ func (w *writeTx) leaseExecution(ctx context.Context, e *exec, policy ClaimPolic
 			a.AttemptType = string(AttemptTypeReplay)
 		}
 	}
-	w.startLease(e, a, policy)
+	return w.leaseAttempt(ctx, e, a, spec, kind, LeaseAcquired)
+}
+
+// leaseAttempt gives attempt a of e a new lease under spec, makes the
+// execution active, saves both rows, records the lease event and mints the
+// holder's handle.
+func (w *writeTx) leaseAttempt(ctx context.Context, e *exec, a *attempt, spec leaseSpec, kind HandleKind, event LeaseEventKind) (*Handle, error) {
+	w.startLease(e, a, spec)
 	e.setState(PhaseActive, OwnershipLeased, EligibilityNotApplicable, AttemptStateRunningAttempt, BlockingNone)
 	e.BlockingDetail = ""
 	e.DelayUntilMs = sql.NullInt64{}
@@ -197,16 +204,16 @@ func (w *writeTx) leaseExecution(ctx context.Context, e *exec, policy ClaimPolic
 	if err := w.saveExec(ctx, e); err != nil {
 		return nil, err
 	}
-	if err := w.leaseEvent(ctx, e, a, LeaseAcquired); err != nil {
+	if err := w.leaseEvent(ctx, e, a, event); err != nil {
 		return nil, err
 	}
-	return w.mintHandle(e, a, policy, kind), nil
+	return w.mintHandle(e, a, spec, kind), nil
 }
 
 // reclaimExecution takes over a lease-expired execution (decision 11): the
 // old attempt ends interrupted_reclaimed and a new one is leased. Past the
 // reclaim cap the execution fails terminally instead and nil is returned.
-func (w *writeTx) reclaimExecution(ctx context.Context, e *exec, policy ClaimPolicy) (*Handle, error) {
+func (w *writeTx) reclaimExecution(ctx context.Context, e *exec, spec leaseSpec, limit int64) (*Handle, error) {
 	old, err := w.loadAttempt(ctx, e.ExecutionID, e.AttemptIndex)
 	if err != nil {
 		return nil, err
@@ -214,14 +221,6 @@ func (w *writeTx) reclaimExecution(ctx context.Context, e *exec, policy ClaimPol
 	old.endLease(w.now, "interrupted_reclaimed")
 	if err := w.saveAttempt(ctx, old); err != nil {
 		return nil, err
-	}
-	pol, err := e.policy()
-	if err != nil {
-		return nil, err
-	}
-	limit := int64(MaxReclaimCountDefault)
-	if pol != nil && pol.MaxReclaimCount > 0 {
-		limit = int64(pol.MaxReclaimCount)
 	}
 	if e.LeaseReclaimCount >= limit {
 		e.setState(PhaseTerminal, OwnershipUnowned, EligibilityNotApplicable, AttemptStateAttemptTerminal, BlockingNone)
@@ -238,20 +237,22 @@ func (w *writeTx) reclaimExecution(ctx context.Context, e *exec, policy ClaimPol
 		return nil, w.becameTerminal(ctx, e)
 	}
 	e.LeaseReclaimCount++
-	a := w.newAttempt(e, AttemptTypeReclaim)
-	w.startLease(e, a, policy)
-	e.setState(PhaseActive, OwnershipLeased, EligibilityNotApplicable, AttemptStateRunningAttempt, BlockingNone)
-	e.BlockingDetail = ""
-	if err := w.saveAttempt(ctx, a); err != nil {
-		return nil, err
-	}
-	if err := w.saveExec(ctx, e); err != nil {
-		return nil, err
-	}
-	if err := w.leaseEvent(ctx, e, a, LeaseReclaimed); err != nil {
-		return nil, err
-	}
-	return w.mintHandle(e, a, policy, HandleReclaimed), nil
+	return w.leaseAttempt(ctx, e, w.newAttempt(e, AttemptTypeReclaim), spec, HandleReclaimed, LeaseReclaimed)
+}
+
+// leaseSpec says who takes a lease, for how long, and under which ids
+// (empty ids are minted; callers of the grant paths bring their own).
+type leaseSpec struct {
+	workerID         WorkerID
+	workerInstanceID WorkerInstanceID
+	ttl              time.Duration
+	lane             LaneID // lane recorded in the handle ("" = the execution's)
+	attemptID        AttemptID
+	leaseID          LeaseID
+}
+
+func specFromPolicy(p ClaimPolicy) leaseSpec {
+	return leaseSpec{workerID: p.WorkerID, workerInstanceID: p.WorkerInstanceID, ttl: p.LeaseTTL}
 }
 
 // newAttempt creates the next attempt row (index = attempts created so far)
@@ -269,15 +270,22 @@ func (w *writeTx) newAttempt(e *exec, typ AttemptType) *attempt {
 
 // startLease gives a a new lease (new lease id, next epoch) for policy's
 // holder and TTL.
-func (w *writeTx) startLease(e *exec, a *attempt, policy ClaimPolicy) {
-	ttl := durationToMS(policy.LeaseTTL)
-	a.LeaseID = nullString(string(NewLeaseID()))
+func (w *writeTx) startLease(e *exec, a *attempt, spec leaseSpec) {
+	ttl := durationToMS(spec.ttl)
+	leaseID := spec.leaseID
+	if leaseID == "" {
+		leaseID = NewLeaseID()
+	}
+	if spec.attemptID != "" {
+		a.AttemptID = string(spec.attemptID)
+	}
+	a.LeaseID = nullString(string(leaseID))
 	a.LeaseEpoch++
 	a.LeaseTtlMs = ttl
 	a.LeaseExpiresAtMs = nullInt(w.now + ttl)
 	a.LeaseRenewedAtMs = nullInt(w.now)
-	a.WorkerID = nullString(string(policy.WorkerID))
-	a.WorkerInstanceID = nullString(string(policy.WorkerInstanceID))
+	a.WorkerID = nullString(string(spec.workerID))
+	a.WorkerInstanceID = nullString(string(spec.workerInstanceID))
 	a.StartedAtMs = nullInt(w.now)
 	a.TerminalAtMs = sql.NullInt64{}
 	a.Outcome = sql.NullString{}
@@ -288,17 +296,33 @@ func (w *writeTx) startLease(e *exec, a *attempt, policy ClaimPolicy) {
 }
 
 // mintHandle builds the worker's handle for a's current lease.
-func (w *writeTx) mintHandle(e *exec, a *attempt, policy ClaimPolicy, kind HandleKind) *Handle {
+func (w *writeTx) mintHandle(e *exec, a *attempt, spec leaseSpec, kind HandleKind) *Handle {
+	lane := spec.lane
+	if lane == "" {
+		lane = LaneID(e.LaneID)
+	}
 	opaque := EncodeHandleOpaque(BackendSQLite, HandlePayload{
 		AttemptID:        AttemptID(a.AttemptID),
 		AttemptIndex:     AttemptIndex(a.AttemptIndex),
 		ExecutionID:      e.id(),
-		LaneID:           LaneID(e.LaneID),
+		LaneID:           lane,
 		LeaseEpoch:       LeaseEpoch(a.LeaseEpoch),
 		LeaseID:          LeaseID(a.LeaseID.String),
 		LeaseTTL:         msToDuration(a.LeaseTtlMs),
-		WorkerInstanceID: policy.WorkerInstanceID,
+		WorkerInstanceID: spec.workerInstanceID,
 	})
 	h := NewHandle(BackendSQLite, kind, opaque)
 	return &h
+}
+
+// reclaimLimit is the execution's own reclaim cap (decision 11).
+func (e *exec) reclaimLimit() (int64, error) {
+	pol, err := e.policy()
+	if err != nil {
+		return 0, err
+	}
+	if pol != nil && pol.MaxReclaimCount > 0 {
+		return int64(pol.MaxReclaimCount), nil
+	}
+	return MaxReclaimCountDefault, nil
 }

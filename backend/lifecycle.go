@@ -14,6 +14,7 @@ var _ EngineBackend = (*SQLiteBackend)(nil)
 // same change that gives its method a real body.
 var supportedFeatures = Supports{
 	CancelExecution:    true,
+	IssueReclaimGrant:  true,
 	ChangePriority:     true,
 	ReplayExecution:    true,
 	RevokeLease:        true,

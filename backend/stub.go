@@ -33,10 +33,6 @@ func (b *SQLiteBackend) ClaimResumedExecution(ctx context.Context, args ClaimRes
 	return *new(ClaimResumedExecutionResult), unavailable("claim_resumed_execution")
 }
 
-func (b *SQLiteBackend) ClaimFromResumeGrant(ctx context.Context, token ResumeToken) (*Handle, error) {
-	return nil, unavailable("claim_from_resume_grant")
-}
-
 func (b *SQLiteBackend) ListPendingWaitpoints(ctx context.Context, args ListPendingWaitpointsArgs) (ListPendingWaitpointsResult, error) {
 	return *new(ListPendingWaitpointsResult), unavailable("list_pending_waitpoints")
 }
@@ -47,14 +43,6 @@ func (b *SQLiteBackend) SeedWaitpointHMACSecret(ctx context.Context, args SeedWa
 
 func (b *SQLiteBackend) RotateWaitpointHMACSecretAll(ctx context.Context, args RotateWaitpointHMACSecretAllArgs) (RotateWaitpointHMACSecretAllResult, error) {
 	return *new(RotateWaitpointHMACSecretAllResult), unavailable("rotate_waitpoint_h_m_a_c_secret_all")
-}
-
-func (b *SQLiteBackend) IssueReclaimGrant(ctx context.Context, args IssueReclaimGrantArgs) (IssueReclaimGrantOutcome, error) {
-	return *new(IssueReclaimGrantOutcome), unavailable("issue_reclaim_grant")
-}
-
-func (b *SQLiteBackend) ReclaimExecution(ctx context.Context, args ReclaimExecutionArgs) (ReclaimExecutionOutcome, error) {
-	return *new(ReclaimExecutionOutcome), unavailable("reclaim_execution")
 }
 
 func (b *SQLiteBackend) ListSuspended(ctx context.Context, partition PartitionKey, cursor ExecutionID, limit int) (ListSuspendedPage, error) {
@@ -147,22 +135,6 @@ func (b *SQLiteBackend) TailStream(ctx context.Context, executionID ExecutionID,
 
 func (b *SQLiteBackend) ReadSummary(ctx context.Context, executionID ExecutionID, attemptIndex AttemptIndex) (*SummaryDocument, error) {
 	return nil, unavailable("read_summary")
-}
-
-func (b *SQLiteBackend) ScanEligibleExecutions(ctx context.Context, args ScanEligibleArgs) ([]ExecutionID, error) {
-	return nil, unavailable("scan_eligible_executions")
-}
-
-func (b *SQLiteBackend) IssueClaimGrant(ctx context.Context, args IssueClaimGrantArgs) (IssueClaimGrantOutcome, error) {
-	return *new(IssueClaimGrantOutcome), unavailable("issue_claim_grant")
-}
-
-func (b *SQLiteBackend) BlockRoute(ctx context.Context, args BlockRouteArgs) (BlockRouteOutcome, error) {
-	return *new(BlockRouteOutcome), unavailable("block_route")
-}
-
-func (b *SQLiteBackend) ClaimExecution(ctx context.Context, args ClaimExecutionArgs) (ClaimExecutionResult, error) {
-	return *new(ClaimExecutionResult), unavailable("claim_execution")
 }
 
 func (b *SQLiteBackend) ClaimForWorker(ctx context.Context, args ClaimForWorkerArgs) (ClaimForWorkerOutcome, error) {

@@ -27,6 +27,15 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.countExecutionsStmt, err = db.PrepareContext(ctx, countExecutions); err != nil {
 		return nil, fmt.Errorf("error preparing query CountExecutions: %w", err)
 	}
+	if q.deleteExpiredGrantsStmt, err = db.PrepareContext(ctx, deleteExpiredGrants); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteExpiredGrants: %w", err)
+	}
+	if q.deleteGrantStmt, err = db.PrepareContext(ctx, deleteGrant); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteGrant: %w", err)
+	}
+	if q.deleteGrantsStmt, err = db.PrepareContext(ctx, deleteGrants); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteGrants: %w", err)
+	}
 	if q.expiredLeasesStmt, err = db.PrepareContext(ctx, expiredLeases); err != nil {
 		return nil, fmt.Errorf("error preparing query ExpiredLeases: %w", err)
 	}
@@ -51,6 +60,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertExecutionStmt, err = db.PrepareContext(ctx, insertExecution); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertExecution: %w", err)
 	}
+	if q.insertGrantStmt, err = db.PrepareContext(ctx, insertGrant); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertGrant: %w", err)
+	}
 	if q.insertLeaseEventStmt, err = db.PrepareContext(ctx, insertLeaseEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertLeaseEvent: %w", err)
 	}
@@ -65,6 +77,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listLanesStmt, err = db.PrepareContext(ctx, listLanes); err != nil {
 		return nil, fmt.Errorf("error preparing query ListLanes: %w", err)
+	}
+	if q.newestGrantStmt, err = db.PrepareContext(ctx, newestGrant); err != nil {
+		return nil, fmt.Errorf("error preparing query NewestGrant: %w", err)
 	}
 	if q.nextEligibleStmt, err = db.PrepareContext(ctx, nextEligible); err != nil {
 		return nil, fmt.Errorf("error preparing query NextEligible: %w", err)
@@ -90,6 +105,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.saveExecutionStmt, err = db.PrepareContext(ctx, saveExecution); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveExecution: %w", err)
 	}
+	if q.scanEligibleStmt, err = db.PrepareContext(ctx, scanEligible); err != nil {
+		return nil, fmt.Errorf("error preparing query ScanEligible: %w", err)
+	}
 	return &q, nil
 }
 
@@ -98,6 +116,21 @@ func (q *Queries) Close() error {
 	if q.countExecutionsStmt != nil {
 		if cerr := q.countExecutionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countExecutionsStmt: %w", cerr)
+		}
+	}
+	if q.deleteExpiredGrantsStmt != nil {
+		if cerr := q.deleteExpiredGrantsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteExpiredGrantsStmt: %w", cerr)
+		}
+	}
+	if q.deleteGrantStmt != nil {
+		if cerr := q.deleteGrantStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteGrantStmt: %w", cerr)
+		}
+	}
+	if q.deleteGrantsStmt != nil {
+		if cerr := q.deleteGrantsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteGrantsStmt: %w", cerr)
 		}
 	}
 	if q.expiredLeasesStmt != nil {
@@ -140,6 +173,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertExecutionStmt: %w", cerr)
 		}
 	}
+	if q.insertGrantStmt != nil {
+		if cerr := q.insertGrantStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertGrantStmt: %w", cerr)
+		}
+	}
 	if q.insertLeaseEventStmt != nil {
 		if cerr := q.insertLeaseEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertLeaseEventStmt: %w", cerr)
@@ -163,6 +201,11 @@ func (q *Queries) Close() error {
 	if q.listLanesStmt != nil {
 		if cerr := q.listLanesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listLanesStmt: %w", cerr)
+		}
+	}
+	if q.newestGrantStmt != nil {
+		if cerr := q.newestGrantStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing newestGrantStmt: %w", cerr)
 		}
 	}
 	if q.nextEligibleStmt != nil {
@@ -205,6 +248,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing saveExecutionStmt: %w", cerr)
 		}
 	}
+	if q.scanEligibleStmt != nil {
+		if cerr := q.scanEligibleStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing scanEligibleStmt: %w", cerr)
+		}
+	}
 	return err
 }
 
@@ -245,6 +293,9 @@ type Queries struct {
 	db                        DBTX
 	tx                        *sql.Tx
 	countExecutionsStmt       *sql.Stmt
+	deleteExpiredGrantsStmt   *sql.Stmt
+	deleteGrantStmt           *sql.Stmt
+	deleteGrantsStmt          *sql.Stmt
 	expiredLeasesStmt         *sql.Stmt
 	findByIdempotencyKeyStmt  *sql.Stmt
 	getAttemptStmt            *sql.Stmt
@@ -253,11 +304,13 @@ type Queries struct {
 	insertCapabilityStmt      *sql.Stmt
 	insertCompletionEventStmt *sql.Stmt
 	insertExecutionStmt       *sql.Stmt
+	insertGrantStmt           *sql.Stmt
 	insertLeaseEventStmt      *sql.Stmt
 	insertOperatorEventStmt   *sql.Stmt
 	listCapabilitiesStmt      *sql.Stmt
 	listExecutionIDsStmt      *sql.Stmt
 	listLanesStmt             *sql.Stmt
+	newestGrantStmt           *sql.Stmt
 	nextEligibleStmt          *sql.Stmt
 	nextReclaimableStmt       *sql.Stmt
 	pingStmt                  *sql.Stmt
@@ -266,6 +319,7 @@ type Queries struct {
 	putAttemptStmt            *sql.Stmt
 	registerLaneStmt          *sql.Stmt
 	saveExecutionStmt         *sql.Stmt
+	scanEligibleStmt          *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
@@ -273,6 +327,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		db:                        tx,
 		tx:                        tx,
 		countExecutionsStmt:       q.countExecutionsStmt,
+		deleteExpiredGrantsStmt:   q.deleteExpiredGrantsStmt,
+		deleteGrantStmt:           q.deleteGrantStmt,
+		deleteGrantsStmt:          q.deleteGrantsStmt,
 		expiredLeasesStmt:         q.expiredLeasesStmt,
 		findByIdempotencyKeyStmt:  q.findByIdempotencyKeyStmt,
 		getAttemptStmt:            q.getAttemptStmt,
@@ -281,11 +338,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertCapabilityStmt:      q.insertCapabilityStmt,
 		insertCompletionEventStmt: q.insertCompletionEventStmt,
 		insertExecutionStmt:       q.insertExecutionStmt,
+		insertGrantStmt:           q.insertGrantStmt,
 		insertLeaseEventStmt:      q.insertLeaseEventStmt,
 		insertOperatorEventStmt:   q.insertOperatorEventStmt,
 		listCapabilitiesStmt:      q.listCapabilitiesStmt,
 		listExecutionIDsStmt:      q.listExecutionIDsStmt,
 		listLanesStmt:             q.listLanesStmt,
+		newestGrantStmt:           q.newestGrantStmt,
 		nextEligibleStmt:          q.nextEligibleStmt,
 		nextReclaimableStmt:       q.nextReclaimableStmt,
 		pingStmt:                  q.pingStmt,
@@ -294,5 +353,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		putAttemptStmt:            q.putAttemptStmt,
 		registerLaneStmt:          q.registerLaneStmt,
 		saveExecutionStmt:         q.saveExecutionStmt,
+		scanEligibleStmt:          q.scanEligibleStmt,
 	}
 }
