@@ -95,15 +95,16 @@ func (r *backendRegistry) acquire(ctx context.Context, path string, opts Options
 
 func (r *backendRegistry) release(db *database) error {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	db.refs--
-	last := db.refs == 0
-	if last && r.open[db.key] == db {
-		delete(r.open, db.key)
-	}
-	r.mu.Unlock()
-	if !last {
+	if db.refs > 0 {
 		return nil
 	}
+	if r.open[db.key] == db {
+		delete(r.open, db.key)
+	}
+	// Closing under the lock: an open of the same key meanwhile must build
+	// a fresh database, never attach to this one while it is torn down.
 	return db.close()
 }
 

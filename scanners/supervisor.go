@@ -18,9 +18,8 @@ type Runner interface {
 type Supervisor struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	done   chan struct{} // closed once every reconciler goroutine returned
 	log    *slog.Logger
-
-	stopOnce sync.Once
 }
 
 // Start launches one goroutine per reconciler whose interval in cfg is
@@ -33,7 +32,7 @@ func Start(cfg Config, r Runner, log *slog.Logger) *Supervisor {
 		log = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Supervisor{cancel: cancel, log: log}
+	s := &Supervisor{cancel: cancel, log: log, done: make(chan struct{})}
 	for _, job := range Jobs() {
 		interval := cfg.Interval(job)
 		if interval <= 0 {
@@ -42,6 +41,7 @@ func Start(cfg Config, r Runner, log *slog.Logger) *Supervisor {
 		s.wg.Add(1)
 		go s.loop(ctx, r, job, interval)
 	}
+	go func() { s.wg.Wait(); close(s.done) }()
 	return s
 }
 
@@ -68,20 +68,14 @@ func (s *Supervisor) loop(ctx context.Context, r Runner, job Job, interval time.
 
 // Stop signals every reconciler to stop (a tick in progress sees its
 // context cancelled) and waits up to grace for them to return. It reports
-// whether all of them did. Repeat calls report true at once.
+// whether all of them did; a later call waits again, so a caller that must
+// not outlive the ticks (closing connections) can insist.
 func (s *Supervisor) Stop(grace time.Duration) (drained bool) {
-	first := false
-	s.stopOnce.Do(func() { first = true })
-	if !first {
-		return true
-	}
 	s.cancel()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {
-	case <-done:
+	case <-s.done:
 		return true
 	case <-timer.C:
 		return false
