@@ -1,6 +1,16 @@
 package backend
 
-import "time"
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
 
 // Kind is the top-level error category.
 type Kind string
@@ -229,12 +239,73 @@ type ExecutionNotActiveInfo struct {
 // "unavailable: claim_for_worker". ErrRequiresDevMode renders
 // exactly RequiresDevModeMessage.
 func (e *Error) Error() string {
-	panic("unimplemented")
+	if e == nil {
+		return "<nil>"
+	}
+	// The dev-mode refusal text is contractual (spec 01 §1.2), whatever
+	// else the value carries.
+	if e.Kind == KindBackend && e.SubKind == SubKindRequiresDevMode {
+		return RequiresDevModeMessage
+	}
+	var b strings.Builder
+	switch e.Kind {
+	case KindNotFound:
+		b.WriteString("not found")
+		if e.Entity != "" {
+			b.WriteString(": " + e.Entity)
+		}
+	case KindTransport:
+		b.WriteString("transport")
+		if e.Backend != "" {
+			b.WriteString(" (" + e.Backend + ")")
+		}
+	case KindUnavailable:
+		b.WriteString("unavailable")
+		if e.Op != "" {
+			b.WriteString(": " + e.Op)
+		}
+	case KindResourceExhausted:
+		fmt.Fprintf(&b, "resource exhausted: pool=%s max=%d", e.Pool, e.Max)
+		if e.RetryAfter > 0 {
+			fmt.Fprintf(&b, " retry_after=%s", e.RetryAfter)
+		}
+	case KindTimeout:
+		fmt.Fprintf(&b, "timeout: op=%s elapsed=%s", e.Op, e.Elapsed)
+	case KindStreamDisconnected:
+		b.WriteString("stream disconnected; reconnect with returned cursor")
+	case KindStreamBackpressure:
+		b.WriteString("stream backpressure; events dropped")
+	default:
+		b.WriteString(string(cmp.Or(e.Kind, "error")))
+		if e.SubKind != "" {
+			b.WriteString(": " + string(e.SubKind))
+		}
+	}
+	if e.Kid != "" {
+		b.WriteString(": kid=" + e.Kid)
+	}
+	tail := e.Detail
+	if e.Err != nil {
+		// Construction errors carry the cause both in Detail (the spec's
+		// message ends with it) and in Err; print it once.
+		if cause := e.Err.Error(); tail == "" {
+			tail = cause
+		} else if !strings.HasSuffix(tail, cause) {
+			tail += ": " + cause
+		}
+	}
+	if tail != "" {
+		b.WriteString(": " + tail)
+	}
+	return b.String()
 }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error {
-	panic("unimplemented")
+	if e == nil {
+		return nil
+	}
+	return e.Err
 }
 
 // Is reports whether target is an *Error that e matches: equal Kind, and
@@ -248,12 +319,51 @@ func (e *Error) Unwrap() error {
 // EntityAttempt}).
 // Detail is never compared.
 func (e *Error) Is(target error) bool {
-	panic("unimplemented")
+	t, ok := target.(*Error)
+	if !ok || t == nil || e == nil {
+		return false
+	}
+	return t.Kind == e.Kind &&
+		(t.SubKind == "" || t.SubKind == e.SubKind) &&
+		(t.Entity == "" || t.Entity == e.Entity) &&
+		(t.Op == "" || t.Op == e.Op)
 }
 
 // Class returns how a caller should react to e.
 func (e *Error) Class() ErrorClass {
-	panic("unimplemented")
+	if e == nil {
+		return ""
+	}
+	// Table of spec 01 §5.2 (original: ff-core engine_error.rs class()).
+	switch e.Kind {
+	case KindContention, KindResourceExhausted:
+		return ClassRetryable
+	case KindBug:
+		return ClassBug
+	case KindStreamBackpressure:
+		return ClassInformational
+	case KindState:
+		switch e.SubKind {
+		case SubKindBudgetExceeded:
+			return ClassCooperative
+		case SubKindExecutionNotSuspended, SubKindAlreadySuspended, SubKindAlreadySatisfied,
+			SubKindWaitpointClosed, SubKindDuplicateSignal, SubKindGrantAlreadyExists,
+			SubKindOKAlreadyApplied, SubKindAttemptAlreadyTerminal, SubKindStreamAlreadyClosed,
+			SubKindBudgetSoftExceeded, SubKindWaitpointNotOpen, SubKindWaitpointNotPending,
+			SubKindPendingWaitpointExpired, SubKindNotBlockedByDeps, SubKindDepsNotSatisfied:
+			return ClassInformational
+		}
+		return ClassTerminal
+	case KindBackend:
+		// Retryable construction kinds per spec 01 §5.3; requires_dev_mode
+		// classifies as protocol, which is terminal.
+		switch e.SubKind {
+		case SubKindBackendTransport, SubKindBackendTimeout, SubKindBackendCluster, SubKindBackendBusyLoading:
+			return ClassRetryable
+		}
+		return ClassTerminal
+	}
+	return ClassTerminal
 }
 
 // ErrorClass says how a caller should react to an error.
@@ -274,7 +384,14 @@ const (
 // ClassOf returns the class of the first *Error in err's chain; "" for a
 // nil err, ClassTerminal for errors that are not *Error.
 func ClassOf(err error) ErrorClass {
-	panic("unimplemented")
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) && e != nil {
+		return e.Class()
+	}
+	return ClassTerminal
 }
 
 // Retryable reports whether retrying the same call may succeed (class
@@ -282,7 +399,7 @@ func ClassOf(err error) ErrorClass {
 // Transport is not retryable at this layer: busy/locked faults were
 // already retried internally.
 func Retryable(err error) bool {
-	panic("unimplemented")
+	return ClassOf(err) == ClassRetryable
 }
 
 // BusyRetryMaxAttempts is how many times a write transaction is attempted
@@ -292,7 +409,17 @@ const BusyRetryMaxAttempts = 3
 // IsRetryableBusy reports whether err's chain holds a driver error whose
 // SQLite result code has primary code BUSY (5) or LOCKED (6).
 func IsRetryableBusy(err error) bool {
-	panic("unimplemented")
+	// errors.As walks through *Error (its Unwrap returns the driver cause)
+	// and fmt.Errorf wrapping alike.
+	var se *sqlite.Error
+	if !errors.As(err, &se) || se == nil {
+		return false
+	}
+	switch se.Code() & 0xff { // primary result code; extended codes share it
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
 }
 
 // Kind sentinels: errors.Is(err, ErrState) matches any State error.
@@ -430,3 +557,89 @@ var (
 
 // Bug sentinels.
 var ErrAttemptNotInCreatedState = &Error{Kind: KindBug, SubKind: SubKindAttemptNotInCreatedState}
+
+// --- unexported constructors ---
+//
+// Every method builds fresh *Error values through these (never returns or
+// mutates a sentinel), so the kind/sub-kind pairs stay consistent.
+
+// errInvalidInput reports a generic validation failure (no more specific
+// sentinel applies).
+func errInvalidInput(format string, args ...any) error {
+	return &Error{Kind: KindValidation, SubKind: SubKindInvalidInput, Detail: fmt.Sprintf(format, args...)}
+}
+
+// errValidation reports a validation failure with its own sub-kind
+// (ErrInvalidToken, ErrSelfReferencingEdge, ...); it still matches
+// ErrInvalidInput.
+func errValidation(sub SubKind, format string, args ...any) error {
+	return &Error{Kind: KindValidation, SubKind: sub, Detail: fmt.Sprintf(format, args...)}
+}
+
+// errCorruption reports stored or encoded data that does not decode.
+func errCorruption(detail string) error {
+	return &Error{Kind: KindValidation, SubKind: SubKindCorruption, Detail: detail}
+}
+
+// errNotFound reports a missing entity (one of the Entity constants).
+func errNotFound(entity string) error {
+	return &Error{Kind: KindNotFound, Entity: entity}
+}
+
+// errState reports an operation that is invalid in the current state.
+func errState(sub SubKind, detail string) error {
+	return &Error{Kind: KindState, SubKind: sub, Detail: detail}
+}
+
+// errContention reports a race or ownership conflict.
+func errContention(sub SubKind, detail string) error {
+	return &Error{Kind: KindContention, SubKind: sub, Detail: detail}
+}
+
+// errConflict reports a request that conflicts with stored state.
+func errConflict(sub SubKind, detail string) error {
+	return &Error{Kind: KindConflict, SubKind: sub, Detail: detail}
+}
+
+// errTransport wraps a driver/storage error. It returns nil for nil, a
+// context error as the bare ctx sentinel (API §1: a cancelled ctx yields
+// ctx.Err() unwrapped), and an error that already carries an *Error
+// unchanged (never re-wrap under another kind).
+func errTransport(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled):
+		return context.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return context.DeadlineExceeded
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &Error{Kind: KindTransport, Backend: BackendLabelSQLite, Err: err}
+}
+
+// errTransportCtx is errTransport, but reports ctx's error when ctx has
+// ended: the driver then often returns its own "interrupted" error instead
+// of a context error.
+func errTransportCtx(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	return errTransport(err)
+}
+
+// errorDetail returns the Detail of the first *Error in err's chain (its
+// text otherwise), for embedding one failure's reason in another's.
+func errorDetail(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Detail != "" {
+		return e.Detail
+	}
+	return err.Error()
+}

@@ -20,23 +20,23 @@ const EventCursorPrefix byte = 0x02
 
 // NewEventCursor returns the cursor positioned just after eventID.
 func NewEventCursor(eventID int64) EventCursor {
-	panic("unimplemented")
+	return encodeEventCursor(eventID)
 }
 
 // EventID decodes the cursor: ok is false for the empty cursor; err
 // (ErrInvalidInput) reports a foreign or malformed cursor.
 func (c EventCursor) EventID() (id int64, ok bool, err error) {
-	panic("unimplemented")
+	return decodeEventCursor(c)
 }
 
 // IsZero reports whether c is the empty ("from now") cursor.
 func (c EventCursor) IsZero() bool {
-	panic("unimplemented")
+	return len(c) == 0
 }
 
 // String returns the cursor in hex.
 func (c EventCursor) String() string {
-	panic("unimplemented")
+	return hexString(c)
 }
 
 // ScannerFilter restricts subscriptions (and scanners) to rows of one

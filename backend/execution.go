@@ -158,12 +158,12 @@ type Backoff struct {
 
 // FixedBackoff returns a fixed backoff of d.
 func FixedBackoff(d time.Duration) Backoff {
-	panic("unimplemented")
+	return Backoff{Kind: BackoffFixed, Delay: d}
 }
 
 // ExponentialBackoff returns an exponential backoff.
 func ExponentialBackoff(initial, max time.Duration, multiplier float64) Backoff {
-	panic("unimplemented")
+	return Backoff{Kind: BackoffExponential, InitialDelay: initial, MaxDelay: max, Multiplier: multiplier}
 }
 
 // TimeoutPolicy bounds an execution's running time.

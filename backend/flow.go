@@ -128,17 +128,17 @@ type EdgeDependencyPolicy struct {
 
 // AllOfPolicy returns the all_of policy (the default).
 func AllOfPolicy() EdgeDependencyPolicy {
-	panic("unimplemented")
+	return EdgeDependencyPolicy{Kind: EdgePolicyAllOf}
 }
 
 // AnyOfPolicy returns an any_of policy.
 func AnyOfPolicy(on OnSatisfied) EdgeDependencyPolicy {
-	panic("unimplemented")
+	return EdgeDependencyPolicy{Kind: EdgePolicyAnyOf, OnSatisfied: on}
 }
 
 // QuorumPolicy returns a quorum policy.
 func QuorumPolicy(k uint32, on OnSatisfied) EdgeDependencyPolicy {
-	panic("unimplemented")
+	return EdgeDependencyPolicy{Kind: EdgePolicyQuorum, K: k, OnSatisfied: on}
 }
 
 // OnSatisfied says what happens to the remaining upstreams once an any_of
@@ -237,12 +237,12 @@ type EdgeDirection struct {
 
 // OutgoingEdges selects edges whose upstream is from.
 func OutgoingEdges(from ExecutionID) EdgeDirection {
-	panic("unimplemented")
+	return EdgeDirection{Kind: EdgesOutgoing, Node: from}
 }
 
 // IncomingEdges selects edges whose downstream is to.
 func IncomingEdges(to ExecutionID) EdgeDirection {
-	panic("unimplemented")
+	return EdgeDirection{Kind: EdgesIncoming, Node: to}
 }
 
 // FlowStatus is the coarse status of a listed flow.
@@ -302,17 +302,17 @@ type CancelFlowWait struct {
 
 // NoWait returns the no_wait mode.
 func NoWait() CancelFlowWait {
-	panic("unimplemented")
+	return CancelFlowWait{Kind: CancelFlowNoWait}
 }
 
 // WaitTimeout returns the wait_timeout mode.
 func WaitTimeout(d time.Duration) CancelFlowWait {
-	panic("unimplemented")
+	return CancelFlowWait{Kind: CancelFlowWaitTimeout, Timeout: d}
 }
 
 // WaitIndefinite returns the wait_indefinite mode.
 func WaitIndefinite() CancelFlowWait {
-	panic("unimplemented")
+	return CancelFlowWait{Kind: CancelFlowWaitIndefinite}
 }
 
 // CancelFlowResultKind distinguishes CancelFlow results.

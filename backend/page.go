@@ -12,5 +12,5 @@ type Page[T any, C ~string] struct {
 // Ptr returns a pointer to v. It is a convenience for the few optional
 // fields whose zero value is meaningful (see the API conventions).
 func Ptr[T any](v T) *T {
-	panic("unimplemented")
+	return &v
 }

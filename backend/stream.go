@@ -61,17 +61,17 @@ type StreamMode struct {
 
 // DurableMode returns the durable mode.
 func DurableMode() StreamMode {
-	panic("unimplemented")
+	return StreamMode{Kind: StreamDurable}
 }
 
 // SummaryMode returns the summary mode with JSON merge patch.
 func SummaryMode() StreamMode {
-	panic("unimplemented")
+	return StreamMode{Kind: StreamSummary, PatchKind: PatchJSONMerge}
 }
 
 // BestEffortMode returns the best-effort mode.
 func BestEffortMode(cfg BestEffortLiveConfig) StreamMode {
-	panic("unimplemented")
+	return StreamMode{Kind: StreamBestEffort, BestEffort: cfg}
 }
 
 // PatchKind is the summary patch format.
@@ -115,18 +115,21 @@ const (
 
 // StreamAt returns the cursor for an entry id.
 func StreamAt(id string) StreamCursor {
-	panic("unimplemented")
+	return StreamCursor(id)
 }
 
 // ParseStreamCursor validates s (empty, bare "-"/"+" and anything that is
 // not a marker or digits[-digits] are ErrInvalidInput).
 func ParseStreamCursor(s string) (StreamCursor, error) {
-	panic("unimplemented")
+	if _, err := parseStreamPosition(StreamCursor(s)); err != nil {
+		return "", err
+	}
+	return StreamCursor(s), nil
 }
 
 // String returns the cursor text.
 func (c StreamCursor) String() string {
-	panic("unimplemented")
+	return string(c)
 }
 
 // StreamFrame is one stored frame.

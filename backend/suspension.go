@@ -54,17 +54,18 @@ type WaitpointBinding struct {
 
 // FreshBinding returns a fresh binding with a random id and key "wpk:<id>".
 func FreshBinding() WaitpointBinding {
-	panic("unimplemented")
+	id := NewWaitpointID()
+	return WaitpointBinding{Kind: BindingFresh, WaitpointID: id, WaitpointKey: WaitpointKey("wpk:" + string(id))}
 }
 
 // FreshBindingWithKey returns a fresh binding with a random id and the key.
 func FreshBindingWithKey(key WaitpointKey) WaitpointBinding {
-	panic("unimplemented")
+	return WaitpointBinding{Kind: BindingFresh, WaitpointID: NewWaitpointID(), WaitpointKey: key}
 }
 
 // UsePendingBinding returns a binding that activates p.
 func UsePendingBinding(p PendingWaitpoint) WaitpointBinding {
-	panic("unimplemented")
+	return WaitpointBinding{Kind: BindingUsePending, WaitpointID: p.WaitpointID}
 }
 
 // ResumeConditionKind distinguishes resume conditions.
@@ -101,33 +102,44 @@ type ResumeCondition struct {
 
 // SingleCondition is satisfied by one signal under key that passes m.
 func SingleCondition(key WaitpointKey, m SignalMatcher) ResumeCondition {
-	panic("unimplemented")
+	return ResumeCondition{Kind: ConditionSingle, WaitpointKey: key, Matcher: m}
 }
 
 // AllOfCondition is satisfied when every member is.
 func AllOfCondition(members ...ResumeCondition) ResumeCondition {
-	panic("unimplemented")
+	// Copy so a caller's slice passed with ... is not aliased.
+	return ResumeCondition{Kind: ConditionAllOf, Members: append([]ResumeCondition(nil), members...)}
 }
 
 // AllOfWaitpoints is AllOf of a wildcard Single per key.
 func AllOfWaitpoints(keys ...WaitpointKey) ResumeCondition {
-	panic("unimplemented")
+	members := make([]ResumeCondition, 0, len(keys))
+	for _, k := range keys {
+		members = append(members, SingleCondition(k, Wildcard()))
+	}
+	return ResumeCondition{Kind: ConditionAllOf, Members: members}
 }
 
 // CountCondition is satisfied by n distinct values of kind among the
 // matching signals under the waitpoints.
 func CountCondition(n uint32, kind CountKind, m SignalMatcher, waitpoints ...WaitpointKey) ResumeCondition {
-	panic("unimplemented")
+	return ResumeCondition{
+		Kind:       ConditionCount,
+		N:          n,
+		CountKind:  kind,
+		Matcher:    m,
+		Waitpoints: append([]WaitpointKey(nil), waitpoints...),
+	}
 }
 
 // OperatorOnlyCondition is never satisfied by signals.
 func OperatorOnlyCondition() ResumeCondition {
-	panic("unimplemented")
+	return ResumeCondition{Kind: ConditionOperatorOnly}
 }
 
 // TimeoutOnlyCondition is never satisfied by signals.
 func TimeoutOnlyCondition() ResumeCondition {
-	panic("unimplemented")
+	return ResumeCondition{Kind: ConditionTimeoutOnly}
 }
 
 // CountKind says what Count counts.
@@ -157,12 +169,12 @@ type SignalMatcher struct {
 
 // ByName matches signals whose SignalName equals name.
 func ByName(name string) SignalMatcher {
-	panic("unimplemented")
+	return SignalMatcher{Kind: MatchByName, Name: name}
 }
 
 // Wildcard matches every signal.
 func Wildcard() SignalMatcher {
-	panic("unimplemented")
+	return SignalMatcher{Kind: MatchWildcard}
 }
 
 // ResumePolicy is accepted by Suspend for contract parity and has no
@@ -178,7 +190,13 @@ type ResumePolicy struct {
 // NormalResumePolicy returns {runnable, consume matched, keep no buffer,
 // no delay, close waitpoint on resume}.
 func NormalResumePolicy() ResumePolicy {
-	panic("unimplemented")
+	return ResumePolicy{
+		CloseWaitpointOnResume:        true,
+		ConsumeMatchedSignals:         true,
+		ResumeDelay:                   0,
+		ResumeTarget:                  ResumeTargetRunnable,
+		RetainSignalBufferUntilClosed: false,
+	}
 }
 
 // ResumeTarget is where a resumed execution goes.
