@@ -106,3 +106,43 @@ func TestRunScannerOnceUnknownJob(t *testing.T) {
 		t.Fatalf("unknown job = %v, want ErrInvalidInput", err)
 	}
 }
+
+// Two reconcilers ticking at once (two supervisors, or two processes) must
+// change each row once: the transition is re-checked inside each row's
+// transaction.
+func TestConcurrentLeaseExpiryTicksChangeEachRowOnce(t *testing.T) {
+	e := newExecEnv(t)
+	const n = 40
+	for range n {
+		e.create("lane", nil)
+		e.mustClaim("lane")
+	}
+	e.clock.Advance(time.Minute)
+	results := make(chan scanners.TickResult, 2)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			res, err := e.b.RunScannerOnce(e.ctx, scanners.JobLeaseExpiry)
+			results <- res
+			errs <- err
+		}()
+	}
+	processed := 0
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		processed += (<-results).Processed
+	}
+	if processed != n {
+		t.Fatalf("two concurrent ticks processed %d rows, want %d in total", processed, n)
+	}
+	raw := openRaw(t, e.path)
+	var expiredEvents int
+	if err := raw.QueryRow("SELECT count(*) FROM ff_lease_event WHERE event_type = 'expired'").Scan(&expiredEvents); err != nil {
+		t.Fatal(err)
+	}
+	if expiredEvents != n {
+		t.Fatalf("expired events = %d, want one per execution (%d)", expiredEvents, n)
+	}
+}
