@@ -67,7 +67,7 @@ func (b *SQLiteBackend) Claim(ctx context.Context, lane LaneID, caps CapabilityS
 		if remaining <= 0 {
 			return nil, nil
 		}
-		timer := time.NewTimer(min(remaining, claimRepollInterval))
+		timer := time.NewTimer(min(remaining, db.untilNextDue(ctx, lane)))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -80,6 +80,21 @@ func (b *SQLiteBackend) Claim(ctx context.Context, lane LaneID, caps CapabilityS
 		}
 		timer.Stop()
 	}
+}
+
+// untilNextDue is how long a waiting Claim may sleep: until the lane's
+// earliest delayed execution falls due, at most claimRepollInterval.
+func (db *database) untilNextDue(ctx context.Context, lane LaneID) time.Duration {
+	var due int64 = -1
+	err := db.read(ctx, func(q *dbgen.Queries) error {
+		var err error
+		due, err = q.NextDueInLane(ctx, string(lane))
+		return err
+	})
+	if err != nil || due < 0 {
+		return claimRepollInterval
+	}
+	return min(max(time.Duration(due-nowMS(db.clock))*time.Millisecond, time.Millisecond), claimRepollInterval)
 }
 
 // claimOnce is one claim transaction.

@@ -81,6 +81,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.newestGrantStmt, err = db.PrepareContext(ctx, newestGrant); err != nil {
 		return nil, fmt.Errorf("error preparing query NewestGrant: %w", err)
 	}
+	if q.nextDueInLaneStmt, err = db.PrepareContext(ctx, nextDueInLane); err != nil {
+		return nil, fmt.Errorf("error preparing query NextDueInLane: %w", err)
+	}
 	if q.nextEligibleStmt, err = db.PrepareContext(ctx, nextEligible); err != nil {
 		return nil, fmt.Errorf("error preparing query NextEligible: %w", err)
 	}
@@ -208,6 +211,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing newestGrantStmt: %w", cerr)
 		}
 	}
+	if q.nextDueInLaneStmt != nil {
+		if cerr := q.nextDueInLaneStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing nextDueInLaneStmt: %w", cerr)
+		}
+	}
 	if q.nextEligibleStmt != nil {
 		if cerr := q.nextEligibleStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing nextEligibleStmt: %w", cerr)
@@ -311,6 +319,7 @@ type Queries struct {
 	listExecutionIDsStmt      *sql.Stmt
 	listLanesStmt             *sql.Stmt
 	newestGrantStmt           *sql.Stmt
+	nextDueInLaneStmt         *sql.Stmt
 	nextEligibleStmt          *sql.Stmt
 	nextReclaimableStmt       *sql.Stmt
 	pingStmt                  *sql.Stmt
@@ -345,6 +354,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listExecutionIDsStmt:      q.listExecutionIDsStmt,
 		listLanesStmt:             q.listLanesStmt,
 		newestGrantStmt:           q.newestGrantStmt,
+		nextDueInLaneStmt:         q.nextDueInLaneStmt,
 		nextEligibleStmt:          q.nextEligibleStmt,
 		nextReclaimableStmt:       q.nextReclaimableStmt,
 		pingStmt:                  q.pingStmt,

@@ -273,6 +273,20 @@ func (q *Queries) ListExecutionIDs(ctx context.Context, arg ListExecutionIDsPara
 	return items, nil
 }
 
+const nextDueInLane = `-- name: NextDueInLane :one
+SELECT CAST(coalesce(min(delay_until_ms), -1) AS INTEGER) FROM ff_exec_core
+WHERE lane_id = ? AND eligibility_state = 'not_eligible_until_time'
+`
+
+// When the lane's earliest delayed execution falls due: a waiting Claim
+// sleeps until then instead of polling (-1 when none is delayed).
+func (q *Queries) NextDueInLane(ctx context.Context, laneID string) (int64, error) {
+	row := q.queryRow(ctx, q.nextDueInLaneStmt, nextDueInLane, laneID)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const nextEligible = `-- name: NextEligible :one
 SELECT e.execution_id FROM ff_exec_core e
 WHERE e.lane_id = ?1

@@ -142,3 +142,9 @@ LIMIT sqlc.arg(lim);
 
 -- name: CountExecutions :one
 SELECT count(*) FROM ff_exec_core;
+
+-- name: NextDueInLane :one
+-- When the lane's earliest delayed execution falls due: a waiting Claim
+-- sleeps until then instead of polling (-1 when none is delayed).
+SELECT CAST(coalesce(min(delay_until_ms), -1) AS INTEGER) FROM ff_exec_core
+WHERE lane_id = ? AND eligibility_state = 'not_eligible_until_time';
