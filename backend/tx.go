@@ -2,7 +2,6 @@ package backend
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"math/rand/v2"
 	"time"
@@ -15,7 +14,6 @@ import (
 // wake-ups to publish once it commits.
 type writeTx struct {
 	q     *dbgen.Queries
-	tx    *sql.Tx
 	now   int64 // Unix ms from the database's Clock, fixed for the attempt
 	wakes topicSet
 }
@@ -62,14 +60,16 @@ func (db *database) writeOnce(ctx context.Context, fn func(w *writeTx) error) (t
 	if err != nil {
 		return 0, errTransportCtx(ctx, err)
 	}
-	w := &writeTx{q: db.wq.WithTx(tx), tx: tx, now: nowMS(db.clock)}
+	// Rolls back on every early return and on a panic in fn, so the single
+	// writer connection is never left inside a transaction; a no-op after
+	// Commit.
+	defer tx.Rollback() //nolint:errcheck // ErrTxDone after a commit
+	w := &writeTx{q: db.wq.WithTx(tx), now: nowMS(db.clock)}
 	var kept *commitThenFail
 	if err := fn(w); err != nil && !errors.As(err, &kept) {
-		_ = tx.Rollback()
 		return 0, errTransportCtx(ctx, err)
 	}
 	if err := tx.Commit(); err != nil {
-		_ = tx.Rollback()
 		return 0, errTransportCtx(ctx, err)
 	}
 	if kept != nil {
