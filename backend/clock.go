@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"database/sql"
 	"math"
 	"sync"
 	"time"
@@ -77,18 +78,9 @@ func nowMS(c Clock) int64 {
 	return toMS(c.Now())
 }
 
-// nowOrMS returns the caller's Now argument when set (API §1: argument
-// structs carry Now; zero means "use the Clock"), else nowMS(c).
-func nowOrMS(c Clock, now time.Time) int64 {
-	if !now.IsZero() {
-		return toMS(now)
-	}
-	return nowMS(c)
-}
-
 // toMS converts t to Unix milliseconds, dropping sub-millisecond parts.
 // The zero time.Time has no meaning in storage; callers map it first
-// (see toNullMS).
+// (see nullMS).
 func toMS(t time.Time) int64 {
 	return t.UnixMilli()
 }
@@ -99,23 +91,13 @@ func fromMS(ms int64) time.Time {
 	return time.UnixMilli(ms).UTC()
 }
 
-// toNullMS maps an optional instant to a nullable column: the zero time
-// is NULL.
-func toNullMS(t time.Time) *int64 {
+// nullMS maps an optional instant to a nullable column: the zero time is
+// NULL.
+func nullMS(t time.Time) sql.NullInt64 {
 	if t.IsZero() {
-		return nil
+		return sql.NullInt64{}
 	}
-	ms := toMS(t)
-	return &ms
-}
-
-// fromNullMS maps a nullable column to an optional instant: NULL is the
-// zero time.
-func fromNullMS(ms *int64) time.Time {
-	if ms == nil {
-		return time.Time{}
-	}
-	return fromMS(*ms)
+	return sql.NullInt64{Int64: toMS(t), Valid: true}
 }
 
 // durationToMS converts a length to whole milliseconds (truncating).

@@ -109,10 +109,9 @@ func (b *SQLiteBackend) CreateExecution(ctx context.Context, args CreateExecutio
 
 	var result CreateExecutionResult
 	err = db.write(ctx, func(w *writeTx) error {
-		createdAt := w.now
-		if !args.Now.IsZero() {
-			createdAt = toMS(args.Now)
-		}
+		// The caller's now stamps the row; the dedup window runs on the
+		// backend clock (spec 02 §2).
+		createdAt := w.callerNow(args.Now)
 		// Always (new or duplicate) the lane joins the registry.
 		if err := w.q.RegisterLane(ctx, dbgen.RegisterLaneParams{LaneID: string(args.LaneID), RegisteredAtMs: createdAt, RegisteredBy: "create_execution"}); err != nil {
 			return err
@@ -171,7 +170,7 @@ func (b *SQLiteBackend) CreateExecution(ctx context.Context, args CreateExecutio
 			BlockingDetail:         e.BlockingDetail,
 			RequiredCapCount:       int64(len(caps)),
 			DelayUntilMs:           delayUntil,
-			DeadlineAtMs:           sql.NullInt64{Int64: toMS(args.ExecutionDeadlineAt), Valid: !args.ExecutionDeadlineAt.IsZero()},
+			DeadlineAtMs:           nullMS(args.ExecutionDeadlineAt),
 			IdempotencyKey:         nullString(args.IdempotencyKey),
 			IdempotencyExpiresAtMs: idemExpires,
 			CreatedAtMs:            createdAt,

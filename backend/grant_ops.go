@@ -151,9 +151,7 @@ var blockedEligibility = map[BlockingReason]EligibilityState{
 func (b *SQLiteBackend) BlockRoute(ctx context.Context, args BlockRouteArgs) (BlockRouteOutcome, error) {
 	var out BlockRouteOutcome
 	err := b.operatorWrite(ctx, "block_route", args.ExecutionID, func(w *writeTx, e *exec) error {
-		if !args.Now.IsZero() {
-			w.now = toMS(args.Now)
-		}
+		w.now = w.callerNow(args.Now)
 		switch e.phase() {
 		case PhaseTerminal:
 			out = BlockRouteOutcome{Kind: BlockRouteRejected, Message: "execution_not_active"}
@@ -191,9 +189,7 @@ func (b *SQLiteBackend) ClaimExecution(ctx context.Context, args ClaimExecutionA
 	}
 	var out ClaimExecutionResult
 	err = b.operatorWrite(ctx, "claim_execution", args.ExecutionID, func(w *writeTx, e *exec) error {
-		if !args.Now.IsZero() {
-			w.now = toMS(args.Now)
-		}
+		w.now = w.callerNow(args.Now)
 		switch {
 		case e.phase() != PhaseRunnable && e.phase() != PhaseSubmitted:
 			return e.notActive(0)
@@ -237,7 +233,7 @@ func (b *SQLiteBackend) ClaimExecution(ctx context.Context, args ClaimExecutionA
 		e.AttemptIndex = index
 		e.TotalAttemptCount = max(e.TotalAttemptCount, index+1)
 		if !args.ExecutionDeadlineAt.IsZero() {
-			e.DeadlineAtMs = nullInt(toMS(args.ExecutionDeadlineAt))
+			e.DeadlineAtMs = nullMS(args.ExecutionDeadlineAt)
 		}
 		spec := leaseSpec{workerID: args.WorkerID, workerInstanceID: args.WorkerInstanceID, ttl: args.LeaseTTL,
 			lane: args.LaneID, attemptID: ids.attempt, leaseID: ids.lease}

@@ -511,39 +511,3 @@ func TestStringIDs(t *testing.T) {
 		t.Fatalf("(-want +got):\n%s", diff)
 	}
 }
-
-func TestStorageIDHelpers(t *testing.T) {
-	t.Parallel()
-
-	wantBlob := mustUUID(t, testUUID)
-	part, blob, err := executionIDKey(ExecutionID("{fp:12}:" + testUUIDUpper))
-	if err != nil || part != 12 || !bytes.Equal(blob, wantBlob) {
-		t.Fatalf("executionIDKey = %d, %x, %v", part, blob, err)
-	}
-	id, err := executionIDFromKey(12, blob)
-	if err != nil || id != ExecutionID("{fp:12}:"+testUUID) {
-		t.Fatalf("executionIDFromKey = %q, %v", id, err)
-	}
-	_, _, err = executionIDKey("bad")
-	wantInvalidInput(t, err, "execution_id missing `{fp:` prefix: bad")
-
-	_, err = executionIDFromKey(0, blob[:15])
-	wantValidation(t, err, SubKindCorruption, "execution_id: uuid BLOB has 15 bytes, want 16")
-	_, err = executionIDFromKey(65536, blob)
-	wantValidation(t, err, SubKindCorruption, "execution_id: partition_key 65536 out of u16 range")
-	_, err = executionIDFromKey(-1, blob)
-	wantValidation(t, err, SubKindCorruption, "execution_id: partition_key -1 out of u16 range")
-
-	b, err := uuidBytes("flow_id", FlowID(testUUIDPlain))
-	if err != nil || !bytes.Equal(b, wantBlob) {
-		t.Fatalf("uuidBytes = %x, %v", b, err)
-	}
-	_, err = uuidBytes("flow_id", FlowID("x"))
-	wantInvalidInput(t, err, `flow_id is not a valid UUID: "x"`)
-	f, err := uuidFromBytes[FlowID]("ff_flow_core.flow_id", wantBlob)
-	if err != nil || f != FlowID(testUUID) {
-		t.Fatalf("uuidFromBytes = %q, %v", f, err)
-	}
-	_, err = uuidFromBytes[FlowID]("ff_flow_core.flow_id", []byte{1, 2})
-	wantValidation(t, err, SubKindCorruption, "ff_flow_core.flow_id: uuid BLOB has 2 bytes, want 16")
-}

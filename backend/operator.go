@@ -70,9 +70,7 @@ func (b *SQLiteBackend) CancelExecution(ctx context.Context, args CancelExecutio
 	}
 	out := CancelExecutionResult{ExecutionID: args.ExecutionID, PublicState: PublicStateCancelled}
 	err := b.operatorWrite(ctx, "cancel_execution", args.ExecutionID, func(w *writeTx, e *exec) error {
-		if !args.Now.IsZero() {
-			w.now = toMS(args.Now)
-		}
+		w.now = w.callerNow(args.Now)
 		if e.phase() == PhaseTerminal {
 			if e.terminalOutcome() == OutcomeCancelled {
 				return nil
@@ -173,9 +171,7 @@ func (b *SQLiteBackend) RevokeLease(ctx context.Context, args RevokeLeaseArgs) (
 // terminal is ErrTerminal, unknown is NotFound(EntityExecution).
 func (b *SQLiteBackend) ChangePriority(ctx context.Context, args ChangePriorityArgs) (ChangePriorityResult, error) {
 	err := b.operatorWrite(ctx, "change_priority", args.ExecutionID, func(w *writeTx, e *exec) error {
-		if !args.Now.IsZero() {
-			w.now = toMS(args.Now)
-		}
+		w.now = w.callerNow(args.Now)
 		switch e.phase() {
 		case PhaseActive:
 			return errState(SubKindNotRunnable, "change_priority: execution is active")
@@ -201,9 +197,7 @@ func (b *SQLiteBackend) ChangePriority(ctx context.Context, args ChangePriorityA
 func (b *SQLiteBackend) ReplayExecution(ctx context.Context, args ReplayExecutionArgs) (ReplayExecutionResult, error) {
 	var out ReplayExecutionResult
 	err := b.operatorWrite(ctx, "replay_execution", args.ExecutionID, func(w *writeTx, e *exec) error {
-		if !args.Now.IsZero() {
-			w.now = toMS(args.Now)
-		}
+		w.now = w.callerNow(args.Now)
 		if e.phase() != PhaseTerminal {
 			return errState(SubKindExecutionNotTerminal, "replay_execution: execution is "+e.PublicState)
 		}

@@ -18,6 +18,15 @@ type writeTx struct {
 	wakes topicSet
 }
 
+// callerNow is the caller's Now argument in ms when set, else the
+// transaction's clock reading (API §1: a zero Now means the Clock).
+func (w *writeTx) callerNow(t time.Time) int64 {
+	if t.IsZero() {
+		return w.now
+	}
+	return toMS(t)
+}
+
 // wake schedules a wake-up for after the commit.
 func (w *writeTx) wake(t topic) { w.wakes.add(t) }
 
