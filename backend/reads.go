@@ -221,11 +221,30 @@ func (b *SQLiteBackend) ReadExecutionInfo(ctx context.Context, id ExecutionID) (
 // GetExecutionResult returns the stored result payload; ok is false when
 // the execution does not exist or has no result.
 func (b *SQLiteBackend) GetExecutionResult(ctx context.Context, id ExecutionID) ([]byte, bool, error) {
+	db, err := b.live("get_execution_result")
+	if err != nil {
+		return nil, false, err
+	}
+	if _, err := ParseExecutionID(string(id)); err != nil {
+		return nil, false, err
+	}
+	// Not through readExec: the driver scans an empty BLOB as a nil []byte,
+	// so the whole row's Result cannot tell an empty result (stored by
+	// Complete(h, []byte{})) from none. GetExecutionResult only returns a
+	// row when the column is not NULL.
 	var payload []byte
 	var ok bool
-	_, err := b.readExec(ctx, "get_execution_result", id, func(_ *dbgen.Queries, e *exec) error {
-		if e.Result != nil {
-			payload, ok = e.Result, true
+	err = db.read(ctx, func(q *dbgen.Queries) error {
+		res, err := q.GetExecutionResult(ctx, string(id))
+		if isNoRows(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		payload, ok = res, true
+		if payload == nil {
+			payload = []byte{}
 		}
 		return nil
 	})
@@ -245,9 +264,9 @@ func (b *SQLiteBackend) ListExecutions(ctx context.Context, partition PartitionK
 	if err != nil {
 		return ListExecutionsPage{}, err
 	}
-	if p.Family != PartitionFamilyFlow {
-		return ListExecutionsPage{}, errInvalidInput("list_executions: partition %s is not an execution partition", partition)
-	}
+	// Any family's key is accepted and only its index is used (spec 02
+	// §16.8, the Postgres/Valkey semantics); rejecting "{b:N}" and "{q:N}"
+	// contradicted it.
 	if cursor != "" {
 		if _, err := ParseExecutionID(string(cursor)); err != nil {
 			return ListExecutionsPage{}, err
@@ -279,7 +298,8 @@ func (b *SQLiteBackend) ListLanes(ctx context.Context, cursor LaneID, limit int)
 	if limit <= 0 {
 		return page, nil
 	}
-	limit = min(limit, listLimitMax)
+	// No upper cap here (spec 02 §16.9; API.md caps only ListExecutions):
+	// capping silently returned fewer lanes than asked for with a cursor.
 	err = db.read(ctx, func(q *dbgen.Queries) error {
 		lanes, err := q.ListLanes(ctx, dbgen.ListLanesParams{After: string(cursor), Lim: int64(limit + 1)})
 		if err != nil {

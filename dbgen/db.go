@@ -48,6 +48,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getExecutionStmt, err = db.PrepareContext(ctx, getExecution); err != nil {
 		return nil, fmt.Errorf("error preparing query GetExecution: %w", err)
 	}
+	if q.getExecutionResultStmt, err = db.PrepareContext(ctx, getExecutionResult); err != nil {
+		return nil, fmt.Errorf("error preparing query GetExecutionResult: %w", err)
+	}
 	if q.getLatestAttemptStmt, err = db.PrepareContext(ctx, getLatestAttempt); err != nil {
 		return nil, fmt.Errorf("error preparing query GetLatestAttempt: %w", err)
 	}
@@ -154,6 +157,11 @@ func (q *Queries) Close() error {
 	if q.getExecutionStmt != nil {
 		if cerr := q.getExecutionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getExecutionStmt: %w", cerr)
+		}
+	}
+	if q.getExecutionResultStmt != nil {
+		if cerr := q.getExecutionResultStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getExecutionResultStmt: %w", cerr)
 		}
 	}
 	if q.getLatestAttemptStmt != nil {
@@ -308,6 +316,7 @@ type Queries struct {
 	findByIdempotencyKeyStmt  *sql.Stmt
 	getAttemptStmt            *sql.Stmt
 	getExecutionStmt          *sql.Stmt
+	getExecutionResultStmt    *sql.Stmt
 	getLatestAttemptStmt      *sql.Stmt
 	insertCapabilityStmt      *sql.Stmt
 	insertCompletionEventStmt *sql.Stmt
@@ -343,6 +352,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		findByIdempotencyKeyStmt:  q.findByIdempotencyKeyStmt,
 		getAttemptStmt:            q.getAttemptStmt,
 		getExecutionStmt:          q.getExecutionStmt,
+		getExecutionResultStmt:    q.getExecutionResultStmt,
 		getLatestAttemptStmt:      q.getLatestAttemptStmt,
 		insertCapabilityStmt:      q.insertCapabilityStmt,
 		insertCompletionEventStmt: q.insertCompletionEventStmt,

@@ -104,6 +104,21 @@ func (q *Queries) GetExecution(ctx context.Context, executionID string) (FfExecC
 	return i, err
 }
 
+const getExecutionResult = `-- name: GetExecutionResult :one
+SELECT result FROM ff_exec_core WHERE execution_id = ? AND result IS NOT NULL
+`
+
+// The stored result, or no row when the execution is unknown or has none.
+// The result is read on its own because the driver scans an empty BLOB as
+// a nil []byte, so GetExecution's row cannot tell "no result" (NULL) from
+// "empty result".
+func (q *Queries) GetExecutionResult(ctx context.Context, executionID string) ([]byte, error) {
+	row := q.queryRow(ctx, q.getExecutionResultStmt, getExecutionResult, executionID)
+	var result []byte
+	err := row.Scan(&result)
+	return result, err
+}
+
 const insertCapability = `-- name: InsertCapability :exec
 INSERT INTO ff_execution_capabilities (execution_id, capability) VALUES (?, ?)
 ON CONFLICT DO NOTHING

@@ -25,6 +25,13 @@ ON CONFLICT (execution_id) DO NOTHING;
 -- name: GetExecution :one
 SELECT * FROM ff_exec_core WHERE execution_id = ?;
 
+-- name: GetExecutionResult :one
+-- The stored result, or no row when the execution is unknown or has none.
+-- The result is read on its own because the driver scans an empty BLOB as
+-- a nil []byte, so GetExecution's row cannot tell "no result" (NULL) from
+-- "empty result".
+SELECT result FROM ff_exec_core WHERE execution_id = ? AND result IS NOT NULL;
+
 -- name: SaveExecution :exec
 UPDATE ff_exec_core SET
     flow_id              = sqlc.narg(flow_id),

@@ -62,6 +62,13 @@ func newExecEnvWith(t *testing.T, opts backend.Options) *execEnv {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	path := filepath.Join(t.TempDir(), "ff.db")
+	tpl, err := migratedTemplate()
+	if err != nil {
+		t.Fatalf("template database: %v", err)
+	}
+	if err := os.WriteFile(path, tpl, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	b, err := backend.NewWithOptions(context.Background(), path, opts)
 	if err != nil {
 		t.Fatalf("open backend: %v", err)
@@ -80,6 +87,44 @@ func newExecEnvWith(t *testing.T, opts backend.Options) *execEnv {
 		}
 	})
 	return e
+}
+
+// execTemplate holds a freshly migrated database file, made once per test
+// binary. Every env starts from a copy: opening it still runs the
+// backend's migration check, but not the migrations themselves, which
+// under -race cost about 0.3 s per database (the migrations are covered by
+// the construction and migration tests).
+var execTemplate struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+func migratedTemplate() ([]byte, error) {
+	execTemplate.once.Do(func() {
+		dir, err := os.MkdirTemp("", "ffsqlite-template-")
+		if err != nil {
+			execTemplate.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		path := filepath.Join(dir, "template.db")
+		// Rollback journal, so after Close the whole database is in the
+		// one file; copies switch to WAL when opened.
+		b, err := backend.NewWithOptions(context.Background(), path, backend.Options{
+			Logger: slog.New(slog.DiscardHandler), WAL: backend.Ptr(false),
+		})
+		if err != nil {
+			execTemplate.err = err
+			return
+		}
+		if err := b.Close(); err != nil {
+			execTemplate.err = err
+			return
+		}
+		execTemplate.data, execTemplate.err = os.ReadFile(path)
+	})
+	return execTemplate.data, execTemplate.err
 }
 
 // create creates an execution on lane with args adjusted by mod.
