@@ -445,6 +445,17 @@ func (b *SQLiteBackend) ClaimFromResumeGrant(ctx context.Context, token ResumeTo
 		if e.phase() == PhaseTerminal {
 			return nil
 		}
+		if e.phase() == PhaseSuspended {
+			// The grant takes a still-suspended execution over: its
+			// waitpoints close so a later signal cannot flip the running
+			// execution back to resumable.
+			if err := w.closeWaitpoints(ctx, e.ExecutionID, statesOpen, closeResumed); err != nil {
+				return err
+			}
+			if err := w.q.ClearSuspensionTimeout(ctx, e.ExecutionID); err != nil {
+				return err
+			}
+		}
 		e.AttemptIndex = a.AttemptIndex
 		spec := leaseSpec{workerID: token.WorkerID, workerInstanceID: token.WorkerInstanceID, ttl: token.LeaseTTL, lane: token.Grant.LaneID}
 		out, err = w.leaseAttempt(ctx, e, a, spec, HandleResumed, LeaseReclaimed)

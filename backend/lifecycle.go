@@ -22,6 +22,10 @@ var supportedFeatures = Supports{
 	ReadExecutionState: true,
 	ReadExecutionInfo:  true,
 	GetExecutionResult: true,
+	// Suspension (hmac.go, waitpoint.go).
+	RotateWaitpointHMACSecretAll: true,
+	SeedWaitpointHMACSecret:      true,
+	ListPendingWaitpoints:        true,
 }
 
 // Prepare runs one-time boot preparation. Migrations already ran in the

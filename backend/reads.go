@@ -89,6 +89,15 @@ func (b *SQLiteBackend) DescribeExecution(ctx context.Context, id ExecutionID) (
 		if br := BlockingReason(e.BlockingReason); br != BlockingNone {
 			s.BlockingReason = br
 		}
+		if e.phase() == PhaseSuspended {
+			// The suspension row outlives the suspension (ObserveSignals),
+			// so only a suspended execution has a current waitpoint.
+			sus, err := q.GetSuspension(ctx, e.ExecutionID)
+			if err != nil && !isNoRows(err) {
+				return err
+			}
+			s.CurrentWaitpoint = WaitpointID(sus.PrimaryWaitpointID)
+		}
 		if e.TotalAttemptCount > 0 {
 			a, err := q.GetAttempt(ctx, dbgen.GetAttemptParams{ExecutionID: e.ExecutionID, AttemptIndex: e.AttemptIndex})
 			if err != nil && !isNoRows(err) {

@@ -14,8 +14,10 @@ const scannerBatch = 1000
 // reconcilers maps each job to its tick. Jobs whose domain has not landed
 // yet have no entry and process nothing.
 var reconcilers = map[scanners.Job]func(ctx context.Context, db *database) (scanners.TickResult, error){
-	scanners.JobDelayedPromoter: promoteDelayed,
-	scanners.JobLeaseExpiry:     expireLeases,
+	scanners.JobDelayedPromoter:        promoteDelayed,
+	scanners.JobLeaseExpiry:            expireLeases,
+	scanners.JobSuspensionTimeout:      expireSuspensions,
+	scanners.JobPendingWaitpointExpiry: expirePendingWaitpoints,
 }
 
 // promoteDelayed makes delayed and backing-off executions whose time has

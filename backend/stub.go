@@ -9,46 +9,6 @@ func (b *SQLiteBackend) AppendFrame(ctx context.Context, h Handle, frame Frame) 
 	return *new(AppendFrameOutcome), unavailable("append_frame")
 }
 
-func (b *SQLiteBackend) Suspend(ctx context.Context, h Handle, args SuspendArgs) (SuspendOutcome, error) {
-	return *new(SuspendOutcome), unavailable("suspend")
-}
-
-func (b *SQLiteBackend) SuspendByTriple(ctx context.Context, executionID ExecutionID, fence LeaseFence, args SuspendArgs) (SuspendOutcome, error) {
-	return *new(SuspendOutcome), unavailable("suspend_by_triple")
-}
-
-func (b *SQLiteBackend) CreateWaitpoint(ctx context.Context, h Handle, key WaitpointKey, expiresIn time.Duration) (PendingWaitpoint, error) {
-	return *new(PendingWaitpoint), unavailable("create_waitpoint")
-}
-
-func (b *SQLiteBackend) ObserveSignals(ctx context.Context, h Handle) ([]ResumeSignal, error) {
-	return nil, unavailable("observe_signals")
-}
-
-func (b *SQLiteBackend) DeliverSignal(ctx context.Context, args DeliverSignalArgs) (DeliverSignalResult, error) {
-	return *new(DeliverSignalResult), unavailable("deliver_signal")
-}
-
-func (b *SQLiteBackend) ClaimResumedExecution(ctx context.Context, args ClaimResumedExecutionArgs) (ClaimResumedExecutionResult, error) {
-	return *new(ClaimResumedExecutionResult), unavailable("claim_resumed_execution")
-}
-
-func (b *SQLiteBackend) ListPendingWaitpoints(ctx context.Context, args ListPendingWaitpointsArgs) (ListPendingWaitpointsResult, error) {
-	return *new(ListPendingWaitpointsResult), unavailable("list_pending_waitpoints")
-}
-
-func (b *SQLiteBackend) SeedWaitpointHMACSecret(ctx context.Context, args SeedWaitpointHMACSecretArgs) (SeedOutcome, error) {
-	return *new(SeedOutcome), unavailable("seed_waitpoint_h_m_a_c_secret")
-}
-
-func (b *SQLiteBackend) RotateWaitpointHMACSecretAll(ctx context.Context, args RotateWaitpointHMACSecretAllArgs) (RotateWaitpointHMACSecretAllResult, error) {
-	return *new(RotateWaitpointHMACSecretAllResult), unavailable("rotate_waitpoint_h_m_a_c_secret_all")
-}
-
-func (b *SQLiteBackend) ListSuspended(ctx context.Context, partition PartitionKey, cursor ExecutionID, limit int) (ListSuspendedPage, error) {
-	return *new(ListSuspendedPage), unavailable("list_suspended")
-}
-
 func (b *SQLiteBackend) CreateFlow(ctx context.Context, args CreateFlowArgs) (CreateFlowResult, error) {
 	return *new(CreateFlowResult), unavailable("create_flow")
 }

@@ -24,8 +24,29 @@ func New(db DBTX) *Queries {
 func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	q := Queries{db: db}
 	var err error
+	if q.activateWaitpointStmt, err = db.PrepareContext(ctx, activateWaitpoint); err != nil {
+		return nil, fmt.Errorf("error preparing query ActivateWaitpoint: %w", err)
+	}
+	if q.adoptBufferedSignalsStmt, err = db.PrepareContext(ctx, adoptBufferedSignals); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptBufferedSignals: %w", err)
+	}
+	if q.clearSuspensionTimeoutStmt, err = db.PrepareContext(ctx, clearSuspensionTimeout); err != nil {
+		return nil, fmt.Errorf("error preparing query ClearSuspensionTimeout: %w", err)
+	}
+	if q.closeOpenWaitpointsStmt, err = db.PrepareContext(ctx, closeOpenWaitpoints); err != nil {
+		return nil, fmt.Errorf("error preparing query CloseOpenWaitpoints: %w", err)
+	}
+	if q.closeWaitpointStmt, err = db.PrepareContext(ctx, closeWaitpoint); err != nil {
+		return nil, fmt.Errorf("error preparing query CloseWaitpoint: %w", err)
+	}
+	if q.countExecutionSignalsStmt, err = db.PrepareContext(ctx, countExecutionSignals); err != nil {
+		return nil, fmt.Errorf("error preparing query CountExecutionSignals: %w", err)
+	}
 	if q.countExecutionsStmt, err = db.PrepareContext(ctx, countExecutions); err != nil {
 		return nil, fmt.Errorf("error preparing query CountExecutions: %w", err)
+	}
+	if q.deactivateHMACKeysStmt, err = db.PrepareContext(ctx, deactivateHMACKeys); err != nil {
+		return nil, fmt.Errorf("error preparing query DeactivateHMACKeys: %w", err)
 	}
 	if q.deleteExpiredGrantsStmt, err = db.PrepareContext(ctx, deleteExpiredGrants); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteExpiredGrants: %w", err)
@@ -36,11 +57,26 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteGrantsStmt, err = db.PrepareContext(ctx, deleteGrants); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteGrants: %w", err)
 	}
+	if q.dueSuspensionTimeoutsStmt, err = db.PrepareContext(ctx, dueSuspensionTimeouts); err != nil {
+		return nil, fmt.Errorf("error preparing query DueSuspensionTimeouts: %w", err)
+	}
+	if q.escalateSuspensionStmt, err = db.PrepareContext(ctx, escalateSuspension); err != nil {
+		return nil, fmt.Errorf("error preparing query EscalateSuspension: %w", err)
+	}
+	if q.expireDuePendingWaitpointsStmt, err = db.PrepareContext(ctx, expireDuePendingWaitpoints); err != nil {
+		return nil, fmt.Errorf("error preparing query ExpireDuePendingWaitpoints: %w", err)
+	}
 	if q.expiredLeasesStmt, err = db.PrepareContext(ctx, expiredLeases); err != nil {
 		return nil, fmt.Errorf("error preparing query ExpiredLeases: %w", err)
 	}
 	if q.findByIdempotencyKeyStmt, err = db.PrepareContext(ctx, findByIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query FindByIdempotencyKey: %w", err)
+	}
+	if q.findDedupedSignalStmt, err = db.PrepareContext(ctx, findDedupedSignal); err != nil {
+		return nil, fmt.Errorf("error preparing query FindDedupedSignal: %w", err)
+	}
+	if q.getActiveHMACKeyStmt, err = db.PrepareContext(ctx, getActiveHMACKey); err != nil {
+		return nil, fmt.Errorf("error preparing query GetActiveHMACKey: %w", err)
 	}
 	if q.getAttemptStmt, err = db.PrepareContext(ctx, getAttempt); err != nil {
 		return nil, fmt.Errorf("error preparing query GetAttempt: %w", err)
@@ -51,8 +87,20 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getExecutionResultStmt, err = db.PrepareContext(ctx, getExecutionResult); err != nil {
 		return nil, fmt.Errorf("error preparing query GetExecutionResult: %w", err)
 	}
+	if q.getHMACKeyStmt, err = db.PrepareContext(ctx, getHMACKey); err != nil {
+		return nil, fmt.Errorf("error preparing query GetHMACKey: %w", err)
+	}
 	if q.getLatestAttemptStmt, err = db.PrepareContext(ctx, getLatestAttempt); err != nil {
 		return nil, fmt.Errorf("error preparing query GetLatestAttempt: %w", err)
+	}
+	if q.getSuspendDedupStmt, err = db.PrepareContext(ctx, getSuspendDedup); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSuspendDedup: %w", err)
+	}
+	if q.getSuspensionStmt, err = db.PrepareContext(ctx, getSuspension); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSuspension: %w", err)
+	}
+	if q.getWaitpointStmt, err = db.PrepareContext(ctx, getWaitpoint); err != nil {
+		return nil, fmt.Errorf("error preparing query GetWaitpoint: %w", err)
 	}
 	if q.insertCapabilityStmt, err = db.PrepareContext(ctx, insertCapability); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertCapability: %w", err)
@@ -66,11 +114,26 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertGrantStmt, err = db.PrepareContext(ctx, insertGrant); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertGrant: %w", err)
 	}
+	if q.insertHMACKeyStmt, err = db.PrepareContext(ctx, insertHMACKey); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertHMACKey: %w", err)
+	}
 	if q.insertLeaseEventStmt, err = db.PrepareContext(ctx, insertLeaseEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertLeaseEvent: %w", err)
 	}
 	if q.insertOperatorEventStmt, err = db.PrepareContext(ctx, insertOperatorEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertOperatorEvent: %w", err)
+	}
+	if q.insertSignalStmt, err = db.PrepareContext(ctx, insertSignal); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertSignal: %w", err)
+	}
+	if q.insertSignalEventStmt, err = db.PrepareContext(ctx, insertSignalEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertSignalEvent: %w", err)
+	}
+	if q.insertSuspendDedupStmt, err = db.PrepareContext(ctx, insertSuspendDedup); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertSuspendDedup: %w", err)
+	}
+	if q.insertWaitpointStmt, err = db.PrepareContext(ctx, insertWaitpoint); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertWaitpoint: %w", err)
 	}
 	if q.listCapabilitiesStmt, err = db.PrepareContext(ctx, listCapabilities); err != nil {
 		return nil, fmt.Errorf("error preparing query ListCapabilities: %w", err)
@@ -80,6 +143,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listLanesStmt, err = db.PrepareContext(ctx, listLanes); err != nil {
 		return nil, fmt.Errorf("error preparing query ListLanes: %w", err)
+	}
+	if q.listOpenWaitpointsStmt, err = db.PrepareContext(ctx, listOpenWaitpoints); err != nil {
+		return nil, fmt.Errorf("error preparing query ListOpenWaitpoints: %w", err)
+	}
+	if q.listSuspendedPageStmt, err = db.PrepareContext(ctx, listSuspendedPage); err != nil {
+		return nil, fmt.Errorf("error preparing query ListSuspendedPage: %w", err)
 	}
 	if q.newestGrantStmt, err = db.PrepareContext(ctx, newestGrant); err != nil {
 		return nil, fmt.Errorf("error preparing query NewestGrant: %w", err)
@@ -114,14 +183,55 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.scanEligibleStmt, err = db.PrepareContext(ctx, scanEligible); err != nil {
 		return nil, fmt.Errorf("error preparing query ScanEligible: %w", err)
 	}
+	if q.suspensionSignalsStmt, err = db.PrepareContext(ctx, suspensionSignals); err != nil {
+		return nil, fmt.Errorf("error preparing query SuspensionSignals: %w", err)
+	}
+	if q.upsertSuspensionStmt, err = db.PrepareContext(ctx, upsertSuspension); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertSuspension: %w", err)
+	}
 	return &q, nil
 }
 
 func (q *Queries) Close() error {
 	var err error
+	if q.activateWaitpointStmt != nil {
+		if cerr := q.activateWaitpointStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing activateWaitpointStmt: %w", cerr)
+		}
+	}
+	if q.adoptBufferedSignalsStmt != nil {
+		if cerr := q.adoptBufferedSignalsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptBufferedSignalsStmt: %w", cerr)
+		}
+	}
+	if q.clearSuspensionTimeoutStmt != nil {
+		if cerr := q.clearSuspensionTimeoutStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing clearSuspensionTimeoutStmt: %w", cerr)
+		}
+	}
+	if q.closeOpenWaitpointsStmt != nil {
+		if cerr := q.closeOpenWaitpointsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing closeOpenWaitpointsStmt: %w", cerr)
+		}
+	}
+	if q.closeWaitpointStmt != nil {
+		if cerr := q.closeWaitpointStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing closeWaitpointStmt: %w", cerr)
+		}
+	}
+	if q.countExecutionSignalsStmt != nil {
+		if cerr := q.countExecutionSignalsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countExecutionSignalsStmt: %w", cerr)
+		}
+	}
 	if q.countExecutionsStmt != nil {
 		if cerr := q.countExecutionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countExecutionsStmt: %w", cerr)
+		}
+	}
+	if q.deactivateHMACKeysStmt != nil {
+		if cerr := q.deactivateHMACKeysStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deactivateHMACKeysStmt: %w", cerr)
 		}
 	}
 	if q.deleteExpiredGrantsStmt != nil {
@@ -139,6 +249,21 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteGrantsStmt: %w", cerr)
 		}
 	}
+	if q.dueSuspensionTimeoutsStmt != nil {
+		if cerr := q.dueSuspensionTimeoutsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing dueSuspensionTimeoutsStmt: %w", cerr)
+		}
+	}
+	if q.escalateSuspensionStmt != nil {
+		if cerr := q.escalateSuspensionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing escalateSuspensionStmt: %w", cerr)
+		}
+	}
+	if q.expireDuePendingWaitpointsStmt != nil {
+		if cerr := q.expireDuePendingWaitpointsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing expireDuePendingWaitpointsStmt: %w", cerr)
+		}
+	}
 	if q.expiredLeasesStmt != nil {
 		if cerr := q.expiredLeasesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing expiredLeasesStmt: %w", cerr)
@@ -147,6 +272,16 @@ func (q *Queries) Close() error {
 	if q.findByIdempotencyKeyStmt != nil {
 		if cerr := q.findByIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing findByIdempotencyKeyStmt: %w", cerr)
+		}
+	}
+	if q.findDedupedSignalStmt != nil {
+		if cerr := q.findDedupedSignalStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing findDedupedSignalStmt: %w", cerr)
+		}
+	}
+	if q.getActiveHMACKeyStmt != nil {
+		if cerr := q.getActiveHMACKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getActiveHMACKeyStmt: %w", cerr)
 		}
 	}
 	if q.getAttemptStmt != nil {
@@ -164,9 +299,29 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getExecutionResultStmt: %w", cerr)
 		}
 	}
+	if q.getHMACKeyStmt != nil {
+		if cerr := q.getHMACKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getHMACKeyStmt: %w", cerr)
+		}
+	}
 	if q.getLatestAttemptStmt != nil {
 		if cerr := q.getLatestAttemptStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getLatestAttemptStmt: %w", cerr)
+		}
+	}
+	if q.getSuspendDedupStmt != nil {
+		if cerr := q.getSuspendDedupStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSuspendDedupStmt: %w", cerr)
+		}
+	}
+	if q.getSuspensionStmt != nil {
+		if cerr := q.getSuspensionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSuspensionStmt: %w", cerr)
+		}
+	}
+	if q.getWaitpointStmt != nil {
+		if cerr := q.getWaitpointStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getWaitpointStmt: %w", cerr)
 		}
 	}
 	if q.insertCapabilityStmt != nil {
@@ -189,6 +344,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertGrantStmt: %w", cerr)
 		}
 	}
+	if q.insertHMACKeyStmt != nil {
+		if cerr := q.insertHMACKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertHMACKeyStmt: %w", cerr)
+		}
+	}
 	if q.insertLeaseEventStmt != nil {
 		if cerr := q.insertLeaseEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertLeaseEventStmt: %w", cerr)
@@ -197,6 +357,26 @@ func (q *Queries) Close() error {
 	if q.insertOperatorEventStmt != nil {
 		if cerr := q.insertOperatorEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertOperatorEventStmt: %w", cerr)
+		}
+	}
+	if q.insertSignalStmt != nil {
+		if cerr := q.insertSignalStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertSignalStmt: %w", cerr)
+		}
+	}
+	if q.insertSignalEventStmt != nil {
+		if cerr := q.insertSignalEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertSignalEventStmt: %w", cerr)
+		}
+	}
+	if q.insertSuspendDedupStmt != nil {
+		if cerr := q.insertSuspendDedupStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertSuspendDedupStmt: %w", cerr)
+		}
+	}
+	if q.insertWaitpointStmt != nil {
+		if cerr := q.insertWaitpointStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertWaitpointStmt: %w", cerr)
 		}
 	}
 	if q.listCapabilitiesStmt != nil {
@@ -212,6 +392,16 @@ func (q *Queries) Close() error {
 	if q.listLanesStmt != nil {
 		if cerr := q.listLanesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listLanesStmt: %w", cerr)
+		}
+	}
+	if q.listOpenWaitpointsStmt != nil {
+		if cerr := q.listOpenWaitpointsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listOpenWaitpointsStmt: %w", cerr)
+		}
+	}
+	if q.listSuspendedPageStmt != nil {
+		if cerr := q.listSuspendedPageStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listSuspendedPageStmt: %w", cerr)
 		}
 	}
 	if q.newestGrantStmt != nil {
@@ -269,6 +459,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing scanEligibleStmt: %w", cerr)
 		}
 	}
+	if q.suspensionSignalsStmt != nil {
+		if cerr := q.suspensionSignalsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing suspensionSignalsStmt: %w", cerr)
+		}
+	}
+	if q.upsertSuspensionStmt != nil {
+		if cerr := q.upsertSuspensionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertSuspensionStmt: %w", cerr)
+		}
+	}
 	return err
 }
 
@@ -306,73 +506,123 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 }
 
 type Queries struct {
-	db                        DBTX
-	tx                        *sql.Tx
-	countExecutionsStmt       *sql.Stmt
-	deleteExpiredGrantsStmt   *sql.Stmt
-	deleteGrantStmt           *sql.Stmt
-	deleteGrantsStmt          *sql.Stmt
-	expiredLeasesStmt         *sql.Stmt
-	findByIdempotencyKeyStmt  *sql.Stmt
-	getAttemptStmt            *sql.Stmt
-	getExecutionStmt          *sql.Stmt
-	getExecutionResultStmt    *sql.Stmt
-	getLatestAttemptStmt      *sql.Stmt
-	insertCapabilityStmt      *sql.Stmt
-	insertCompletionEventStmt *sql.Stmt
-	insertExecutionStmt       *sql.Stmt
-	insertGrantStmt           *sql.Stmt
-	insertLeaseEventStmt      *sql.Stmt
-	insertOperatorEventStmt   *sql.Stmt
-	listCapabilitiesStmt      *sql.Stmt
-	listExecutionIDsStmt      *sql.Stmt
-	listLanesStmt             *sql.Stmt
-	newestGrantStmt           *sql.Stmt
-	nextDueInLaneStmt         *sql.Stmt
-	nextEligibleStmt          *sql.Stmt
-	nextReclaimableStmt       *sql.Stmt
-	pingStmt                  *sql.Stmt
-	promoteDueStmt            *sql.Stmt
-	promoteDueInLaneStmt      *sql.Stmt
-	putAttemptStmt            *sql.Stmt
-	registerLaneStmt          *sql.Stmt
-	saveExecutionStmt         *sql.Stmt
-	scanEligibleStmt          *sql.Stmt
+	db                             DBTX
+	tx                             *sql.Tx
+	activateWaitpointStmt          *sql.Stmt
+	adoptBufferedSignalsStmt       *sql.Stmt
+	clearSuspensionTimeoutStmt     *sql.Stmt
+	closeOpenWaitpointsStmt        *sql.Stmt
+	closeWaitpointStmt             *sql.Stmt
+	countExecutionSignalsStmt      *sql.Stmt
+	countExecutionsStmt            *sql.Stmt
+	deactivateHMACKeysStmt         *sql.Stmt
+	deleteExpiredGrantsStmt        *sql.Stmt
+	deleteGrantStmt                *sql.Stmt
+	deleteGrantsStmt               *sql.Stmt
+	dueSuspensionTimeoutsStmt      *sql.Stmt
+	escalateSuspensionStmt         *sql.Stmt
+	expireDuePendingWaitpointsStmt *sql.Stmt
+	expiredLeasesStmt              *sql.Stmt
+	findByIdempotencyKeyStmt       *sql.Stmt
+	findDedupedSignalStmt          *sql.Stmt
+	getActiveHMACKeyStmt           *sql.Stmt
+	getAttemptStmt                 *sql.Stmt
+	getExecutionStmt               *sql.Stmt
+	getExecutionResultStmt         *sql.Stmt
+	getHMACKeyStmt                 *sql.Stmt
+	getLatestAttemptStmt           *sql.Stmt
+	getSuspendDedupStmt            *sql.Stmt
+	getSuspensionStmt              *sql.Stmt
+	getWaitpointStmt               *sql.Stmt
+	insertCapabilityStmt           *sql.Stmt
+	insertCompletionEventStmt      *sql.Stmt
+	insertExecutionStmt            *sql.Stmt
+	insertGrantStmt                *sql.Stmt
+	insertHMACKeyStmt              *sql.Stmt
+	insertLeaseEventStmt           *sql.Stmt
+	insertOperatorEventStmt        *sql.Stmt
+	insertSignalStmt               *sql.Stmt
+	insertSignalEventStmt          *sql.Stmt
+	insertSuspendDedupStmt         *sql.Stmt
+	insertWaitpointStmt            *sql.Stmt
+	listCapabilitiesStmt           *sql.Stmt
+	listExecutionIDsStmt           *sql.Stmt
+	listLanesStmt                  *sql.Stmt
+	listOpenWaitpointsStmt         *sql.Stmt
+	listSuspendedPageStmt          *sql.Stmt
+	newestGrantStmt                *sql.Stmt
+	nextDueInLaneStmt              *sql.Stmt
+	nextEligibleStmt               *sql.Stmt
+	nextReclaimableStmt            *sql.Stmt
+	pingStmt                       *sql.Stmt
+	promoteDueStmt                 *sql.Stmt
+	promoteDueInLaneStmt           *sql.Stmt
+	putAttemptStmt                 *sql.Stmt
+	registerLaneStmt               *sql.Stmt
+	saveExecutionStmt              *sql.Stmt
+	scanEligibleStmt               *sql.Stmt
+	suspensionSignalsStmt          *sql.Stmt
+	upsertSuspensionStmt           *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db:                        tx,
-		tx:                        tx,
-		countExecutionsStmt:       q.countExecutionsStmt,
-		deleteExpiredGrantsStmt:   q.deleteExpiredGrantsStmt,
-		deleteGrantStmt:           q.deleteGrantStmt,
-		deleteGrantsStmt:          q.deleteGrantsStmt,
-		expiredLeasesStmt:         q.expiredLeasesStmt,
-		findByIdempotencyKeyStmt:  q.findByIdempotencyKeyStmt,
-		getAttemptStmt:            q.getAttemptStmt,
-		getExecutionStmt:          q.getExecutionStmt,
-		getExecutionResultStmt:    q.getExecutionResultStmt,
-		getLatestAttemptStmt:      q.getLatestAttemptStmt,
-		insertCapabilityStmt:      q.insertCapabilityStmt,
-		insertCompletionEventStmt: q.insertCompletionEventStmt,
-		insertExecutionStmt:       q.insertExecutionStmt,
-		insertGrantStmt:           q.insertGrantStmt,
-		insertLeaseEventStmt:      q.insertLeaseEventStmt,
-		insertOperatorEventStmt:   q.insertOperatorEventStmt,
-		listCapabilitiesStmt:      q.listCapabilitiesStmt,
-		listExecutionIDsStmt:      q.listExecutionIDsStmt,
-		listLanesStmt:             q.listLanesStmt,
-		newestGrantStmt:           q.newestGrantStmt,
-		nextDueInLaneStmt:         q.nextDueInLaneStmt,
-		nextEligibleStmt:          q.nextEligibleStmt,
-		nextReclaimableStmt:       q.nextReclaimableStmt,
-		pingStmt:                  q.pingStmt,
-		promoteDueStmt:            q.promoteDueStmt,
-		promoteDueInLaneStmt:      q.promoteDueInLaneStmt,
-		putAttemptStmt:            q.putAttemptStmt,
-		registerLaneStmt:          q.registerLaneStmt,
-		saveExecutionStmt:         q.saveExecutionStmt,
-		scanEligibleStmt:          q.scanEligibleStmt,
+		db:                             tx,
+		tx:                             tx,
+		activateWaitpointStmt:          q.activateWaitpointStmt,
+		adoptBufferedSignalsStmt:       q.adoptBufferedSignalsStmt,
+		clearSuspensionTimeoutStmt:     q.clearSuspensionTimeoutStmt,
+		closeOpenWaitpointsStmt:        q.closeOpenWaitpointsStmt,
+		closeWaitpointStmt:             q.closeWaitpointStmt,
+		countExecutionSignalsStmt:      q.countExecutionSignalsStmt,
+		countExecutionsStmt:            q.countExecutionsStmt,
+		deactivateHMACKeysStmt:         q.deactivateHMACKeysStmt,
+		deleteExpiredGrantsStmt:        q.deleteExpiredGrantsStmt,
+		deleteGrantStmt:                q.deleteGrantStmt,
+		deleteGrantsStmt:               q.deleteGrantsStmt,
+		dueSuspensionTimeoutsStmt:      q.dueSuspensionTimeoutsStmt,
+		escalateSuspensionStmt:         q.escalateSuspensionStmt,
+		expireDuePendingWaitpointsStmt: q.expireDuePendingWaitpointsStmt,
+		expiredLeasesStmt:              q.expiredLeasesStmt,
+		findByIdempotencyKeyStmt:       q.findByIdempotencyKeyStmt,
+		findDedupedSignalStmt:          q.findDedupedSignalStmt,
+		getActiveHMACKeyStmt:           q.getActiveHMACKeyStmt,
+		getAttemptStmt:                 q.getAttemptStmt,
+		getExecutionStmt:               q.getExecutionStmt,
+		getExecutionResultStmt:         q.getExecutionResultStmt,
+		getHMACKeyStmt:                 q.getHMACKeyStmt,
+		getLatestAttemptStmt:           q.getLatestAttemptStmt,
+		getSuspendDedupStmt:            q.getSuspendDedupStmt,
+		getSuspensionStmt:              q.getSuspensionStmt,
+		getWaitpointStmt:               q.getWaitpointStmt,
+		insertCapabilityStmt:           q.insertCapabilityStmt,
+		insertCompletionEventStmt:      q.insertCompletionEventStmt,
+		insertExecutionStmt:            q.insertExecutionStmt,
+		insertGrantStmt:                q.insertGrantStmt,
+		insertHMACKeyStmt:              q.insertHMACKeyStmt,
+		insertLeaseEventStmt:           q.insertLeaseEventStmt,
+		insertOperatorEventStmt:        q.insertOperatorEventStmt,
+		insertSignalStmt:               q.insertSignalStmt,
+		insertSignalEventStmt:          q.insertSignalEventStmt,
+		insertSuspendDedupStmt:         q.insertSuspendDedupStmt,
+		insertWaitpointStmt:            q.insertWaitpointStmt,
+		listCapabilitiesStmt:           q.listCapabilitiesStmt,
+		listExecutionIDsStmt:           q.listExecutionIDsStmt,
+		listLanesStmt:                  q.listLanesStmt,
+		listOpenWaitpointsStmt:         q.listOpenWaitpointsStmt,
+		listSuspendedPageStmt:          q.listSuspendedPageStmt,
+		newestGrantStmt:                q.newestGrantStmt,
+		nextDueInLaneStmt:              q.nextDueInLaneStmt,
+		nextEligibleStmt:               q.nextEligibleStmt,
+		nextReclaimableStmt:            q.nextReclaimableStmt,
+		pingStmt:                       q.pingStmt,
+		promoteDueStmt:                 q.promoteDueStmt,
+		promoteDueInLaneStmt:           q.promoteDueInLaneStmt,
+		putAttemptStmt:                 q.putAttemptStmt,
+		registerLaneStmt:               q.registerLaneStmt,
+		saveExecutionStmt:              q.saveExecutionStmt,
+		scanEligibleStmt:               q.scanEligibleStmt,
+		suspensionSignalsStmt:          q.suspensionSignalsStmt,
+		upsertSuspensionStmt:           q.upsertSuspensionStmt,
 	}
 }

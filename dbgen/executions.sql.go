@@ -306,6 +306,7 @@ const nextEligible = `-- name: NextEligible :one
 SELECT e.execution_id FROM ff_exec_core e
 WHERE e.lane_id = ?1
   AND e.lifecycle_phase = 'runnable' AND e.eligibility_state = 'eligible_now'
+  AND e.public_state <> 'resumable'
   AND (e.required_cap_count = 0 OR NOT EXISTS (
       SELECT 1 FROM ff_execution_capabilities c
       WHERE c.execution_id = e.execution_id
@@ -322,6 +323,9 @@ type NextEligibleParams struct {
 
 // The best eligible execution of a lane whose required capabilities are all
 // in the worker's set (a JSON array). Walks ff_exec_core_claim_idx in order.
+// A resumable execution (a satisfied suspension) is runnable and eligible
+// too, but it continues its suspended attempt through ClaimResumedExecution
+// or ClaimFromResumeGrant, never through a fresh Claim.
 func (q *Queries) NextEligible(ctx context.Context, arg NextEligibleParams) (string, error) {
 	row := q.queryRow(ctx, q.nextEligibleStmt, nextEligible, arg.LaneID, arg.CapsJson)
 	var execution_id string

@@ -300,7 +300,7 @@ type FfSignal struct {
 	ExecutionID      string
 	WaitpointID      sql.NullString
 	WaitpointKey     string
-	SuspensionID     sql.NullString
+	SuspensionSeq    sql.NullInt64
 	SignalName       string
 	SignalCategory   string
 	SourceType       string
@@ -369,6 +369,7 @@ type FfSuspendDedup struct {
 type FfSuspensionCurrent struct {
 	ExecutionID        string
 	SuspensionID       string
+	SuspensionSeq      int64
 	AttemptIndex       int64
 	PrimaryWaitpointID string
 	ReasonCode         sql.NullString

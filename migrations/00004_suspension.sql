@@ -25,8 +25,13 @@ CREATE UNIQUE INDEX ff_waitpoint_hmac_active_idx ON ff_waitpoint_hmac (active)
 -- lifecycle_phase = 'suspended' to list only live ones.
 CREATE TABLE ff_suspension_current (
     execution_id         TEXT    PRIMARY KEY,
-    -- Caller-minted; ff_signal.suspension_id points here.
+    -- Caller-minted and echoed back; not trusted to be unique.
     suspension_id        TEXT    NOT NULL,
+    -- How many times the execution has suspended (1 for the first). Each
+    -- Suspend overwrites the row with the next number, and ff_signal rows
+    -- name the suspension they count for by it, so a caller reusing a
+    -- SuspensionID never mixes two suspensions' signals.
+    suspension_seq       INTEGER NOT NULL CHECK (suspension_seq >= 1),
     -- The attempt the execution suspended on (a resumed claim continues it).
     attempt_index        INTEGER NOT NULL CHECK (attempt_index >= 0),
     -- The first binding's waitpoint (DescribeExecution's current waitpoint).
@@ -95,8 +100,8 @@ CREATE INDEX ff_waitpoint_pending_expiry_idx ON ff_waitpoint (expires_at_ms)
 
 -- One row per accepted signal, in delivery order (signal_seq). Replaces the
 -- original's member_map / buffered_signals JSON: a signal delivered to a
--- pending waitpoint is buffered here with suspension_id NULL, and Suspend
--- adopts it by setting suspension_id.
+-- pending waitpoint is buffered here with suspension_seq NULL, and Suspend
+-- adopts it by setting suspension_seq.
 CREATE TABLE ff_signal (
     signal_seq          INTEGER PRIMARY KEY,
     -- Caller-minted. Not declared unique: the original accepts re-use, and
@@ -107,8 +112,10 @@ CREATE TABLE ff_signal (
     waitpoint_id        TEXT,
     -- Key the signal counts under ('__timeout__' for the synthetic one).
     waitpoint_key       TEXT    NOT NULL,
-    -- NULL while buffered on a pending waitpoint.
-    suspension_id       TEXT,
+    -- The ff_suspension_current.suspension_seq of the execution's
+    -- suspension this signal counts for; NULL while buffered on a pending
+    -- waitpoint.
+    suspension_seq      INTEGER,
     signal_name         TEXT    NOT NULL DEFAULT '',
     signal_category     TEXT    NOT NULL DEFAULT '',
     source_type         TEXT    NOT NULL DEFAULT '',
@@ -130,15 +137,16 @@ CREATE TABLE ff_signal (
 
 -- ObserveSignals and condition evaluation: a suspension's signals by key,
 -- in delivery order.
-CREATE INDEX ff_signal_suspension_idx ON ff_signal (suspension_id, waitpoint_key, signal_seq)
-    WHERE suspension_id IS NOT NULL;
+CREATE INDEX ff_signal_suspension_idx ON ff_signal
+    (execution_id, suspension_seq, waitpoint_key, signal_seq)
+    WHERE suspension_seq IS NOT NULL;
 -- Signals buffered on (or delivered to) one waitpoint, in delivery order.
 CREATE INDEX ff_signal_waitpoint_idx ON ff_signal (waitpoint_id, signal_seq);
 -- DeliverSignal dedup: a live (dedup_expires_at_ms > now) row with the same
 -- key on the same waitpoint. Not unique: a key may be reused once expired.
 CREATE INDEX ff_signal_dedup_idx ON ff_signal (waitpoint_id, idempotency_key, dedup_expires_at_ms)
     WHERE idempotency_key IS NOT NULL;
--- Per-execution signal cap (count) and retention deletes.
+-- Per-execution signal cap (a covering count) and retention deletes.
 CREATE INDEX ff_signal_execution_idx ON ff_signal (execution_id);
 
 -- Suspend idempotency, scoped per execution (00-decisions §14). The cached

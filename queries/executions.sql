@@ -117,9 +117,13 @@ RETURNING lane_id;
 -- name: NextEligible :one
 -- The best eligible execution of a lane whose required capabilities are all
 -- in the worker's set (a JSON array). Walks ff_exec_core_claim_idx in order.
+-- A resumable execution (a satisfied suspension) is runnable and eligible
+-- too, but it continues its suspended attempt through ClaimResumedExecution
+-- or ClaimFromResumeGrant, never through a fresh Claim.
 SELECT e.execution_id FROM ff_exec_core e
 WHERE e.lane_id = sqlc.arg(lane_id)
   AND e.lifecycle_phase = 'runnable' AND e.eligibility_state = 'eligible_now'
+  AND e.public_state <> 'resumable'
   AND (e.required_cap_count = 0 OR NOT EXISTS (
       SELECT 1 FROM ff_execution_capabilities c
       WHERE c.execution_id = e.execution_id
