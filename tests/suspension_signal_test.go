@@ -28,8 +28,17 @@ func TestDeliverSignalResumes(t *testing.T) {
 	hit := signalArgs(id, wp, tok, "approved")
 	hit.Now = s.now().Add(-time.Second) // a caller-supplied time stamps the signal
 	requireEffect(t, s.deliver(hit), backend.EffectResumeConditionSatisfied)
-	if got := s.state(id); got != backend.PublicStateResumable {
-		t.Fatalf("state = %s, want resumable", got)
+	wantVector := backend.StateVector{
+		AttemptState:     backend.AttemptStateAttemptInterrupted,
+		BlockingReason:   backend.BlockingWaitingForWorker,
+		EligibilityState: backend.EligibilityEligibleNow,
+		LifecyclePhase:   backend.PhaseRunnable,
+		OwnershipState:   backend.OwnershipUnowned,
+		PublicState:      backend.PublicStateResumable,
+		TerminalOutcome:  backend.OutcomeNone,
+	}
+	if diff := cmp.Diff(wantVector, s.info(id).StateVector); diff != "" {
+		t.Fatalf("state vector after resume (-want +got)\n%s", diff)
 	}
 	snap := s.describe(id)
 	if snap.CurrentWaitpoint != "" {

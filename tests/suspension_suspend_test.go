@@ -58,8 +58,17 @@ func TestSuspend(t *testing.T) {
 		requireErr(t, "Renew with a pre-suspend handle", err, backend.ErrStaleLease)
 	}
 
-	if got := s.state(id); got != backend.PublicStateSuspended {
-		t.Fatalf("state = %s, want suspended", got)
+	wantVector := backend.StateVector{
+		AttemptState:     backend.AttemptStateAttemptInterrupted,
+		BlockingReason:   backend.BlockingWaitingForApproval,
+		EligibilityState: backend.EligibilityNotApplicable,
+		LifecyclePhase:   backend.PhaseSuspended,
+		OwnershipState:   backend.OwnershipUnowned,
+		PublicState:      backend.PublicStateSuspended,
+		TerminalOutcome:  backend.OutcomeNone,
+	}
+	if diff := cmp.Diff(wantVector, s.info(id).StateVector); diff != "" {
+		t.Fatalf("state vector (-want +got)\n%s", diff)
 	}
 	snap := s.describe(id)
 	if snap.CurrentWaitpoint != wp.WaitpointID || snap.BlockingReason != backend.BlockingWaitingForApproval || snap.CurrentLease != nil {
