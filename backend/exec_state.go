@@ -226,20 +226,13 @@ func (w *writeTx) leaseEvent(ctx context.Context, e *exec, a *attempt, kind Leas
 }
 
 // becameTerminal is the shared step every path that makes an execution
-// terminal goes through (decision 13): it writes the completion event that
-// subscribers and flow dependency resolution consume.
+// terminal goes through (decision 13), called once e is saved terminal: it
+// writes the completion event subscribers consume and, in the same
+// transaction, resolves the flow edges that depend on e (resolve.go).
+// Executions that resolution ends in turn (skipped dependents, cancelled
+// siblings) go through this same step on its worklist.
 func (w *writeTx) becameTerminal(ctx context.Context, e *exec) error {
-	outcome := e.TerminalOutcome
-	_, err := w.q.InsertCompletionEvent(ctx, dbgen.InsertCompletionEventParams{
-		ExecutionID:  e.ExecutionID,
-		FlowID:       e.FlowID,
-		Outcome:      outcome,
-		Namespace:    nullString(e.Namespace),
-		InstanceTag:  e.InstanceTag,
-		OccurredAtMs: w.now,
-	})
-	w.wake(topicCompletion)
-	return err
+	return w.settleTerminal(ctx, e)
 }
 
 func nullString(s string) sql.NullString {

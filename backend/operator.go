@@ -249,11 +249,17 @@ func (b *SQLiteBackend) ReplayExecution(ctx context.Context, args ReplayExecutio
 		if err := w.saveExec(ctx, e); err != nil {
 			return err
 		}
-		out = ReplayExecutionResult{PublicState: PublicState(e.PublicState)}
 		branch := map[string]any{"branch": "normal"}
 		if skippedMember {
-			branch = map[string]any{"branch": "skipped_flow_member", "groups_reset": 0}
+			// Reset its inbound group so it can resolve again (resolve.go);
+			// this may promote e at once, and refreshes it.
+			n, err := w.resetSkippedMember(ctx, e)
+			if err != nil {
+				return err
+			}
+			branch = map[string]any{"branch": "skipped_flow_member", "groups_reset": n}
 		}
+		out = ReplayExecutionResult{PublicState: PublicState(e.PublicState)}
 		return w.operatorEvent(ctx, e, "replayed", branch)
 	})
 	if err != nil {

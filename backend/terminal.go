@@ -256,12 +256,8 @@ func (b *SQLiteBackend) WaitChildren(ctx context.Context, h Handle) error {
 }
 
 // childrenPending reports whether e has an applied inbound dependency
-// group that is not yet satisfied. Executions outside any flow have none.
+// group that is not yet decided (resolve.go). Executions outside any flow,
+// and members without inbound edges, have nothing to wait for.
 func (w *writeTx) childrenPending(ctx context.Context, e *exec) (bool, error) {
-	if !e.FlowID.Valid {
-		return false, nil
-	}
-	// Flow dependency groups are resolved by the flows domain; until an
-	// execution has applied inbound edges it has nothing to wait for.
-	return false, nil
+	return w.childrenGroupPending(ctx, e)
 }

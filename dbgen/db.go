@@ -30,6 +30,33 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adoptBufferedSignalsStmt, err = db.PrepareContext(ctx, adoptBufferedSignals); err != nil {
 		return nil, fmt.Errorf("error preparing query AdoptBufferedSignals: %w", err)
 	}
+	if q.cancelBacklogDeleteIfEmptyStmt, err = db.PrepareContext(ctx, cancelBacklogDeleteIfEmpty); err != nil {
+		return nil, fmt.Errorf("error preparing query CancelBacklogDeleteIfEmpty: %w", err)
+	}
+	if q.cancelBacklogDueStmt, err = db.PrepareContext(ctx, cancelBacklogDue); err != nil {
+		return nil, fmt.Errorf("error preparing query CancelBacklogDue: %w", err)
+	}
+	if q.cancelBacklogGetStmt, err = db.PrepareContext(ctx, cancelBacklogGet); err != nil {
+		return nil, fmt.Errorf("error preparing query CancelBacklogGet: %w", err)
+	}
+	if q.cancelBacklogInsertStmt, err = db.PrepareContext(ctx, cancelBacklogInsert); err != nil {
+		return nil, fmt.Errorf("error preparing query CancelBacklogInsert: %w", err)
+	}
+	if q.cancelBacklogMemberDeleteStmt, err = db.PrepareContext(ctx, cancelBacklogMemberDelete); err != nil {
+		return nil, fmt.Errorf("error preparing query CancelBacklogMemberDelete: %w", err)
+	}
+	if q.cancelBacklogMemberIDsStmt, err = db.PrepareContext(ctx, cancelBacklogMemberIDs); err != nil {
+		return nil, fmt.Errorf("error preparing query CancelBacklogMemberIDs: %w", err)
+	}
+	if q.cancelBacklogMemberInsertStmt, err = db.PrepareContext(ctx, cancelBacklogMemberInsert); err != nil {
+		return nil, fmt.Errorf("error preparing query CancelBacklogMemberInsert: %w", err)
+	}
+	if q.cancelDispatchDeleteGroupStmt, err = db.PrepareContext(ctx, cancelDispatchDeleteGroup); err != nil {
+		return nil, fmt.Errorf("error preparing query CancelDispatchDeleteGroup: %w", err)
+	}
+	if q.cancelDispatchTargetsStmt, err = db.PrepareContext(ctx, cancelDispatchTargets); err != nil {
+		return nil, fmt.Errorf("error preparing query CancelDispatchTargets: %w", err)
+	}
 	if q.clearSuspensionTimeoutStmt, err = db.PrepareContext(ctx, clearSuspensionTimeout); err != nil {
 		return nil, fmt.Errorf("error preparing query ClearSuspensionTimeout: %w", err)
 	}
@@ -38,6 +65,15 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.closeWaitpointStmt, err = db.PrepareContext(ctx, closeWaitpoint); err != nil {
 		return nil, fmt.Errorf("error preparing query CloseWaitpoint: %w", err)
+	}
+	if q.completionEventInsertDispatchedStmt, err = db.PrepareContext(ctx, completionEventInsertDispatched); err != nil {
+		return nil, fmt.Errorf("error preparing query CompletionEventInsertDispatched: %w", err)
+	}
+	if q.completionEventMarkDispatchedStmt, err = db.PrepareContext(ctx, completionEventMarkDispatched); err != nil {
+		return nil, fmt.Errorf("error preparing query CompletionEventMarkDispatched: %w", err)
+	}
+	if q.completionEventUndispatchedStmt, err = db.PrepareContext(ctx, completionEventUndispatched); err != nil {
+		return nil, fmt.Errorf("error preparing query CompletionEventUndispatched: %w", err)
 	}
 	if q.countExecutionSignalsStmt, err = db.PrepareContext(ctx, countExecutionSignals); err != nil {
 		return nil, fmt.Errorf("error preparing query CountExecutionSignals: %w", err)
@@ -60,8 +96,59 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.dueSuspensionTimeoutsStmt, err = db.PrepareContext(ctx, dueSuspensionTimeouts); err != nil {
 		return nil, fmt.Errorf("error preparing query DueSuspensionTimeouts: %w", err)
 	}
+	if q.edgeGetStmt, err = db.PrepareContext(ctx, edgeGet); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeGet: %w", err)
+	}
+	if q.edgeGroupGetStmt, err = db.PrepareContext(ctx, edgeGroupGet); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeGroupGet: %w", err)
+	}
+	if q.edgeGroupListByFlowStmt, err = db.PrepareContext(ctx, edgeGroupListByFlow); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeGroupListByFlow: %w", err)
+	}
+	if q.edgeGroupListRunningStmt, err = db.PrepareContext(ctx, edgeGroupListRunning); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeGroupListRunning: %w", err)
+	}
+	if q.edgeGroupPutStmt, err = db.PrepareContext(ctx, edgeGroupPut); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeGroupPut: %w", err)
+	}
+	if q.edgeGroupSetPolicyStmt, err = db.PrepareContext(ctx, edgeGroupSetPolicy); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeGroupSetPolicy: %w", err)
+	}
+	if q.edgeHasIncomingStmt, err = db.PrepareContext(ctx, edgeHasIncoming); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeHasIncoming: %w", err)
+	}
+	if q.edgeInsertStmt, err = db.PrepareContext(ctx, edgeInsert); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeInsert: %w", err)
+	}
+	if q.edgeListIncomingStmt, err = db.PrepareContext(ctx, edgeListIncoming); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeListIncoming: %w", err)
+	}
+	if q.edgeListOutgoingStmt, err = db.PrepareContext(ctx, edgeListOutgoing); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeListOutgoing: %w", err)
+	}
+	if q.edgeListUnresolvedOutgoingStmt, err = db.PrepareContext(ctx, edgeListUnresolvedOutgoing); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeListUnresolvedOutgoing: %w", err)
+	}
+	if q.edgeMarkAppliedStmt, err = db.PrepareContext(ctx, edgeMarkApplied); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeMarkApplied: %w", err)
+	}
+	if q.edgeReachableStmt, err = db.PrepareContext(ctx, edgeReachable); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeReachable: %w", err)
+	}
+	if q.edgeResetImpossibleIncomingStmt, err = db.PrepareContext(ctx, edgeResetImpossibleIncoming); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeResetImpossibleIncoming: %w", err)
+	}
+	if q.edgeResolveStmt, err = db.PrepareContext(ctx, edgeResolve); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeResolve: %w", err)
+	}
+	if q.edgeUpstreamsOfStmt, err = db.PrepareContext(ctx, edgeUpstreamsOf); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeUpstreamsOf: %w", err)
+	}
 	if q.escalateSuspensionStmt, err = db.PrepareContext(ctx, escalateSuspension); err != nil {
 		return nil, fmt.Errorf("error preparing query EscalateSuspension: %w", err)
+	}
+	if q.executionSetPayloadStmt, err = db.PrepareContext(ctx, executionSetPayload); err != nil {
+		return nil, fmt.Errorf("error preparing query ExecutionSetPayload: %w", err)
 	}
 	if q.expireDuePendingWaitpointsStmt, err = db.PrepareContext(ctx, expireDuePendingWaitpoints); err != nil {
 		return nil, fmt.Errorf("error preparing query ExpireDuePendingWaitpoints: %w", err)
@@ -74,6 +161,33 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.findDedupedSignalStmt, err = db.PrepareContext(ctx, findDedupedSignal); err != nil {
 		return nil, fmt.Errorf("error preparing query FindDedupedSignal: %w", err)
+	}
+	if q.flowAddNodeStmt, err = db.PrepareContext(ctx, flowAddNode); err != nil {
+		return nil, fmt.Errorf("error preparing query FlowAddNode: %w", err)
+	}
+	if q.flowBumpEdgeRevisionStmt, err = db.PrepareContext(ctx, flowBumpEdgeRevision); err != nil {
+		return nil, fmt.Errorf("error preparing query FlowBumpEdgeRevision: %w", err)
+	}
+	if q.flowCancelStmt, err = db.PrepareContext(ctx, flowCancel); err != nil {
+		return nil, fmt.Errorf("error preparing query FlowCancel: %w", err)
+	}
+	if q.flowGetStmt, err = db.PrepareContext(ctx, flowGet); err != nil {
+		return nil, fmt.Errorf("error preparing query FlowGet: %w", err)
+	}
+	if q.flowInsertStmt, err = db.PrepareContext(ctx, flowInsert); err != nil {
+		return nil, fmt.Errorf("error preparing query FlowInsert: %w", err)
+	}
+	if q.flowListStmt, err = db.PrepareContext(ctx, flowList); err != nil {
+		return nil, fmt.Errorf("error preparing query FlowList: %w", err)
+	}
+	if q.flowMemberIDsStmt, err = db.PrepareContext(ctx, flowMemberIDs); err != nil {
+		return nil, fmt.Errorf("error preparing query FlowMemberIDs: %w", err)
+	}
+	if q.flowMemberIDsInFlightStmt, err = db.PrepareContext(ctx, flowMemberIDsInFlight); err != nil {
+		return nil, fmt.Errorf("error preparing query FlowMemberIDsInFlight: %w", err)
+	}
+	if q.flowMemberIDsQueuedStmt, err = db.PrepareContext(ctx, flowMemberIDsQueued); err != nil {
+		return nil, fmt.Errorf("error preparing query FlowMemberIDsQueued: %w", err)
 	}
 	if q.getActiveHMACKeyStmt, err = db.PrepareContext(ctx, getActiveHMACKey); err != nil {
 		return nil, fmt.Errorf("error preparing query GetActiveHMACKey: %w", err)
@@ -162,6 +276,15 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.nextReclaimableStmt, err = db.PrepareContext(ctx, nextReclaimable); err != nil {
 		return nil, fmt.Errorf("error preparing query NextReclaimable: %w", err)
 	}
+	if q.pendingCancelGroupDeleteStmt, err = db.PrepareContext(ctx, pendingCancelGroupDelete); err != nil {
+		return nil, fmt.Errorf("error preparing query PendingCancelGroupDelete: %w", err)
+	}
+	if q.pendingCancelGroupInsertStmt, err = db.PrepareContext(ctx, pendingCancelGroupInsert); err != nil {
+		return nil, fmt.Errorf("error preparing query PendingCancelGroupInsert: %w", err)
+	}
+	if q.pendingCancelGroupListStmt, err = db.PrepareContext(ctx, pendingCancelGroupList); err != nil {
+		return nil, fmt.Errorf("error preparing query PendingCancelGroupList: %w", err)
+	}
 	if q.pingStmt, err = db.PrepareContext(ctx, ping); err != nil {
 		return nil, fmt.Errorf("error preparing query Ping: %w", err)
 	}
@@ -204,6 +327,51 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing adoptBufferedSignalsStmt: %w", cerr)
 		}
 	}
+	if q.cancelBacklogDeleteIfEmptyStmt != nil {
+		if cerr := q.cancelBacklogDeleteIfEmptyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cancelBacklogDeleteIfEmptyStmt: %w", cerr)
+		}
+	}
+	if q.cancelBacklogDueStmt != nil {
+		if cerr := q.cancelBacklogDueStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cancelBacklogDueStmt: %w", cerr)
+		}
+	}
+	if q.cancelBacklogGetStmt != nil {
+		if cerr := q.cancelBacklogGetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cancelBacklogGetStmt: %w", cerr)
+		}
+	}
+	if q.cancelBacklogInsertStmt != nil {
+		if cerr := q.cancelBacklogInsertStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cancelBacklogInsertStmt: %w", cerr)
+		}
+	}
+	if q.cancelBacklogMemberDeleteStmt != nil {
+		if cerr := q.cancelBacklogMemberDeleteStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cancelBacklogMemberDeleteStmt: %w", cerr)
+		}
+	}
+	if q.cancelBacklogMemberIDsStmt != nil {
+		if cerr := q.cancelBacklogMemberIDsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cancelBacklogMemberIDsStmt: %w", cerr)
+		}
+	}
+	if q.cancelBacklogMemberInsertStmt != nil {
+		if cerr := q.cancelBacklogMemberInsertStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cancelBacklogMemberInsertStmt: %w", cerr)
+		}
+	}
+	if q.cancelDispatchDeleteGroupStmt != nil {
+		if cerr := q.cancelDispatchDeleteGroupStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cancelDispatchDeleteGroupStmt: %w", cerr)
+		}
+	}
+	if q.cancelDispatchTargetsStmt != nil {
+		if cerr := q.cancelDispatchTargetsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cancelDispatchTargetsStmt: %w", cerr)
+		}
+	}
 	if q.clearSuspensionTimeoutStmt != nil {
 		if cerr := q.clearSuspensionTimeoutStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing clearSuspensionTimeoutStmt: %w", cerr)
@@ -217,6 +385,21 @@ func (q *Queries) Close() error {
 	if q.closeWaitpointStmt != nil {
 		if cerr := q.closeWaitpointStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing closeWaitpointStmt: %w", cerr)
+		}
+	}
+	if q.completionEventInsertDispatchedStmt != nil {
+		if cerr := q.completionEventInsertDispatchedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing completionEventInsertDispatchedStmt: %w", cerr)
+		}
+	}
+	if q.completionEventMarkDispatchedStmt != nil {
+		if cerr := q.completionEventMarkDispatchedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing completionEventMarkDispatchedStmt: %w", cerr)
+		}
+	}
+	if q.completionEventUndispatchedStmt != nil {
+		if cerr := q.completionEventUndispatchedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing completionEventUndispatchedStmt: %w", cerr)
 		}
 	}
 	if q.countExecutionSignalsStmt != nil {
@@ -254,9 +437,94 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing dueSuspensionTimeoutsStmt: %w", cerr)
 		}
 	}
+	if q.edgeGetStmt != nil {
+		if cerr := q.edgeGetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeGetStmt: %w", cerr)
+		}
+	}
+	if q.edgeGroupGetStmt != nil {
+		if cerr := q.edgeGroupGetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeGroupGetStmt: %w", cerr)
+		}
+	}
+	if q.edgeGroupListByFlowStmt != nil {
+		if cerr := q.edgeGroupListByFlowStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeGroupListByFlowStmt: %w", cerr)
+		}
+	}
+	if q.edgeGroupListRunningStmt != nil {
+		if cerr := q.edgeGroupListRunningStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeGroupListRunningStmt: %w", cerr)
+		}
+	}
+	if q.edgeGroupPutStmt != nil {
+		if cerr := q.edgeGroupPutStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeGroupPutStmt: %w", cerr)
+		}
+	}
+	if q.edgeGroupSetPolicyStmt != nil {
+		if cerr := q.edgeGroupSetPolicyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeGroupSetPolicyStmt: %w", cerr)
+		}
+	}
+	if q.edgeHasIncomingStmt != nil {
+		if cerr := q.edgeHasIncomingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeHasIncomingStmt: %w", cerr)
+		}
+	}
+	if q.edgeInsertStmt != nil {
+		if cerr := q.edgeInsertStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeInsertStmt: %w", cerr)
+		}
+	}
+	if q.edgeListIncomingStmt != nil {
+		if cerr := q.edgeListIncomingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeListIncomingStmt: %w", cerr)
+		}
+	}
+	if q.edgeListOutgoingStmt != nil {
+		if cerr := q.edgeListOutgoingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeListOutgoingStmt: %w", cerr)
+		}
+	}
+	if q.edgeListUnresolvedOutgoingStmt != nil {
+		if cerr := q.edgeListUnresolvedOutgoingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeListUnresolvedOutgoingStmt: %w", cerr)
+		}
+	}
+	if q.edgeMarkAppliedStmt != nil {
+		if cerr := q.edgeMarkAppliedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeMarkAppliedStmt: %w", cerr)
+		}
+	}
+	if q.edgeReachableStmt != nil {
+		if cerr := q.edgeReachableStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeReachableStmt: %w", cerr)
+		}
+	}
+	if q.edgeResetImpossibleIncomingStmt != nil {
+		if cerr := q.edgeResetImpossibleIncomingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeResetImpossibleIncomingStmt: %w", cerr)
+		}
+	}
+	if q.edgeResolveStmt != nil {
+		if cerr := q.edgeResolveStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeResolveStmt: %w", cerr)
+		}
+	}
+	if q.edgeUpstreamsOfStmt != nil {
+		if cerr := q.edgeUpstreamsOfStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeUpstreamsOfStmt: %w", cerr)
+		}
+	}
 	if q.escalateSuspensionStmt != nil {
 		if cerr := q.escalateSuspensionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing escalateSuspensionStmt: %w", cerr)
+		}
+	}
+	if q.executionSetPayloadStmt != nil {
+		if cerr := q.executionSetPayloadStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing executionSetPayloadStmt: %w", cerr)
 		}
 	}
 	if q.expireDuePendingWaitpointsStmt != nil {
@@ -277,6 +545,51 @@ func (q *Queries) Close() error {
 	if q.findDedupedSignalStmt != nil {
 		if cerr := q.findDedupedSignalStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing findDedupedSignalStmt: %w", cerr)
+		}
+	}
+	if q.flowAddNodeStmt != nil {
+		if cerr := q.flowAddNodeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing flowAddNodeStmt: %w", cerr)
+		}
+	}
+	if q.flowBumpEdgeRevisionStmt != nil {
+		if cerr := q.flowBumpEdgeRevisionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing flowBumpEdgeRevisionStmt: %w", cerr)
+		}
+	}
+	if q.flowCancelStmt != nil {
+		if cerr := q.flowCancelStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing flowCancelStmt: %w", cerr)
+		}
+	}
+	if q.flowGetStmt != nil {
+		if cerr := q.flowGetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing flowGetStmt: %w", cerr)
+		}
+	}
+	if q.flowInsertStmt != nil {
+		if cerr := q.flowInsertStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing flowInsertStmt: %w", cerr)
+		}
+	}
+	if q.flowListStmt != nil {
+		if cerr := q.flowListStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing flowListStmt: %w", cerr)
+		}
+	}
+	if q.flowMemberIDsStmt != nil {
+		if cerr := q.flowMemberIDsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing flowMemberIDsStmt: %w", cerr)
+		}
+	}
+	if q.flowMemberIDsInFlightStmt != nil {
+		if cerr := q.flowMemberIDsInFlightStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing flowMemberIDsInFlightStmt: %w", cerr)
+		}
+	}
+	if q.flowMemberIDsQueuedStmt != nil {
+		if cerr := q.flowMemberIDsQueuedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing flowMemberIDsQueuedStmt: %w", cerr)
 		}
 	}
 	if q.getActiveHMACKeyStmt != nil {
@@ -424,6 +737,21 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing nextReclaimableStmt: %w", cerr)
 		}
 	}
+	if q.pendingCancelGroupDeleteStmt != nil {
+		if cerr := q.pendingCancelGroupDeleteStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pendingCancelGroupDeleteStmt: %w", cerr)
+		}
+	}
+	if q.pendingCancelGroupInsertStmt != nil {
+		if cerr := q.pendingCancelGroupInsertStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pendingCancelGroupInsertStmt: %w", cerr)
+		}
+	}
+	if q.pendingCancelGroupListStmt != nil {
+		if cerr := q.pendingCancelGroupListStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pendingCancelGroupListStmt: %w", cerr)
+		}
+	}
 	if q.pingStmt != nil {
 		if cerr := q.pingStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing pingStmt: %w", cerr)
@@ -506,123 +834,205 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 }
 
 type Queries struct {
-	db                             DBTX
-	tx                             *sql.Tx
-	activateWaitpointStmt          *sql.Stmt
-	adoptBufferedSignalsStmt       *sql.Stmt
-	clearSuspensionTimeoutStmt     *sql.Stmt
-	closeOpenWaitpointsStmt        *sql.Stmt
-	closeWaitpointStmt             *sql.Stmt
-	countExecutionSignalsStmt      *sql.Stmt
-	countExecutionsStmt            *sql.Stmt
-	deactivateHMACKeysStmt         *sql.Stmt
-	deleteExpiredGrantsStmt        *sql.Stmt
-	deleteGrantStmt                *sql.Stmt
-	deleteGrantsStmt               *sql.Stmt
-	dueSuspensionTimeoutsStmt      *sql.Stmt
-	escalateSuspensionStmt         *sql.Stmt
-	expireDuePendingWaitpointsStmt *sql.Stmt
-	expiredLeasesStmt              *sql.Stmt
-	findByIdempotencyKeyStmt       *sql.Stmt
-	findDedupedSignalStmt          *sql.Stmt
-	getActiveHMACKeyStmt           *sql.Stmt
-	getAttemptStmt                 *sql.Stmt
-	getExecutionStmt               *sql.Stmt
-	getExecutionResultStmt         *sql.Stmt
-	getHMACKeyStmt                 *sql.Stmt
-	getLatestAttemptStmt           *sql.Stmt
-	getSuspendDedupStmt            *sql.Stmt
-	getSuspensionStmt              *sql.Stmt
-	getWaitpointStmt               *sql.Stmt
-	insertCapabilityStmt           *sql.Stmt
-	insertCompletionEventStmt      *sql.Stmt
-	insertExecutionStmt            *sql.Stmt
-	insertGrantStmt                *sql.Stmt
-	insertHMACKeyStmt              *sql.Stmt
-	insertLeaseEventStmt           *sql.Stmt
-	insertOperatorEventStmt        *sql.Stmt
-	insertSignalStmt               *sql.Stmt
-	insertSignalEventStmt          *sql.Stmt
-	insertSuspendDedupStmt         *sql.Stmt
-	insertWaitpointStmt            *sql.Stmt
-	listCapabilitiesStmt           *sql.Stmt
-	listExecutionIDsStmt           *sql.Stmt
-	listLanesStmt                  *sql.Stmt
-	listOpenWaitpointsStmt         *sql.Stmt
-	listSuspendedPageStmt          *sql.Stmt
-	newestGrantStmt                *sql.Stmt
-	nextDueInLaneStmt              *sql.Stmt
-	nextEligibleStmt               *sql.Stmt
-	nextReclaimableStmt            *sql.Stmt
-	pingStmt                       *sql.Stmt
-	promoteDueStmt                 *sql.Stmt
-	promoteDueInLaneStmt           *sql.Stmt
-	putAttemptStmt                 *sql.Stmt
-	registerLaneStmt               *sql.Stmt
-	saveExecutionStmt              *sql.Stmt
-	scanEligibleStmt               *sql.Stmt
-	suspensionSignalsStmt          *sql.Stmt
-	upsertSuspensionStmt           *sql.Stmt
+	db                                  DBTX
+	tx                                  *sql.Tx
+	activateWaitpointStmt               *sql.Stmt
+	adoptBufferedSignalsStmt            *sql.Stmt
+	cancelBacklogDeleteIfEmptyStmt      *sql.Stmt
+	cancelBacklogDueStmt                *sql.Stmt
+	cancelBacklogGetStmt                *sql.Stmt
+	cancelBacklogInsertStmt             *sql.Stmt
+	cancelBacklogMemberDeleteStmt       *sql.Stmt
+	cancelBacklogMemberIDsStmt          *sql.Stmt
+	cancelBacklogMemberInsertStmt       *sql.Stmt
+	cancelDispatchDeleteGroupStmt       *sql.Stmt
+	cancelDispatchTargetsStmt           *sql.Stmt
+	clearSuspensionTimeoutStmt          *sql.Stmt
+	closeOpenWaitpointsStmt             *sql.Stmt
+	closeWaitpointStmt                  *sql.Stmt
+	completionEventInsertDispatchedStmt *sql.Stmt
+	completionEventMarkDispatchedStmt   *sql.Stmt
+	completionEventUndispatchedStmt     *sql.Stmt
+	countExecutionSignalsStmt           *sql.Stmt
+	countExecutionsStmt                 *sql.Stmt
+	deactivateHMACKeysStmt              *sql.Stmt
+	deleteExpiredGrantsStmt             *sql.Stmt
+	deleteGrantStmt                     *sql.Stmt
+	deleteGrantsStmt                    *sql.Stmt
+	dueSuspensionTimeoutsStmt           *sql.Stmt
+	edgeGetStmt                         *sql.Stmt
+	edgeGroupGetStmt                    *sql.Stmt
+	edgeGroupListByFlowStmt             *sql.Stmt
+	edgeGroupListRunningStmt            *sql.Stmt
+	edgeGroupPutStmt                    *sql.Stmt
+	edgeGroupSetPolicyStmt              *sql.Stmt
+	edgeHasIncomingStmt                 *sql.Stmt
+	edgeInsertStmt                      *sql.Stmt
+	edgeListIncomingStmt                *sql.Stmt
+	edgeListOutgoingStmt                *sql.Stmt
+	edgeListUnresolvedOutgoingStmt      *sql.Stmt
+	edgeMarkAppliedStmt                 *sql.Stmt
+	edgeReachableStmt                   *sql.Stmt
+	edgeResetImpossibleIncomingStmt     *sql.Stmt
+	edgeResolveStmt                     *sql.Stmt
+	edgeUpstreamsOfStmt                 *sql.Stmt
+	escalateSuspensionStmt              *sql.Stmt
+	executionSetPayloadStmt             *sql.Stmt
+	expireDuePendingWaitpointsStmt      *sql.Stmt
+	expiredLeasesStmt                   *sql.Stmt
+	findByIdempotencyKeyStmt            *sql.Stmt
+	findDedupedSignalStmt               *sql.Stmt
+	flowAddNodeStmt                     *sql.Stmt
+	flowBumpEdgeRevisionStmt            *sql.Stmt
+	flowCancelStmt                      *sql.Stmt
+	flowGetStmt                         *sql.Stmt
+	flowInsertStmt                      *sql.Stmt
+	flowListStmt                        *sql.Stmt
+	flowMemberIDsStmt                   *sql.Stmt
+	flowMemberIDsInFlightStmt           *sql.Stmt
+	flowMemberIDsQueuedStmt             *sql.Stmt
+	getActiveHMACKeyStmt                *sql.Stmt
+	getAttemptStmt                      *sql.Stmt
+	getExecutionStmt                    *sql.Stmt
+	getExecutionResultStmt              *sql.Stmt
+	getHMACKeyStmt                      *sql.Stmt
+	getLatestAttemptStmt                *sql.Stmt
+	getSuspendDedupStmt                 *sql.Stmt
+	getSuspensionStmt                   *sql.Stmt
+	getWaitpointStmt                    *sql.Stmt
+	insertCapabilityStmt                *sql.Stmt
+	insertCompletionEventStmt           *sql.Stmt
+	insertExecutionStmt                 *sql.Stmt
+	insertGrantStmt                     *sql.Stmt
+	insertHMACKeyStmt                   *sql.Stmt
+	insertLeaseEventStmt                *sql.Stmt
+	insertOperatorEventStmt             *sql.Stmt
+	insertSignalStmt                    *sql.Stmt
+	insertSignalEventStmt               *sql.Stmt
+	insertSuspendDedupStmt              *sql.Stmt
+	insertWaitpointStmt                 *sql.Stmt
+	listCapabilitiesStmt                *sql.Stmt
+	listExecutionIDsStmt                *sql.Stmt
+	listLanesStmt                       *sql.Stmt
+	listOpenWaitpointsStmt              *sql.Stmt
+	listSuspendedPageStmt               *sql.Stmt
+	newestGrantStmt                     *sql.Stmt
+	nextDueInLaneStmt                   *sql.Stmt
+	nextEligibleStmt                    *sql.Stmt
+	nextReclaimableStmt                 *sql.Stmt
+	pendingCancelGroupDeleteStmt        *sql.Stmt
+	pendingCancelGroupInsertStmt        *sql.Stmt
+	pendingCancelGroupListStmt          *sql.Stmt
+	pingStmt                            *sql.Stmt
+	promoteDueStmt                      *sql.Stmt
+	promoteDueInLaneStmt                *sql.Stmt
+	putAttemptStmt                      *sql.Stmt
+	registerLaneStmt                    *sql.Stmt
+	saveExecutionStmt                   *sql.Stmt
+	scanEligibleStmt                    *sql.Stmt
+	suspensionSignalsStmt               *sql.Stmt
+	upsertSuspensionStmt                *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db:                             tx,
-		tx:                             tx,
-		activateWaitpointStmt:          q.activateWaitpointStmt,
-		adoptBufferedSignalsStmt:       q.adoptBufferedSignalsStmt,
-		clearSuspensionTimeoutStmt:     q.clearSuspensionTimeoutStmt,
-		closeOpenWaitpointsStmt:        q.closeOpenWaitpointsStmt,
-		closeWaitpointStmt:             q.closeWaitpointStmt,
-		countExecutionSignalsStmt:      q.countExecutionSignalsStmt,
-		countExecutionsStmt:            q.countExecutionsStmt,
-		deactivateHMACKeysStmt:         q.deactivateHMACKeysStmt,
-		deleteExpiredGrantsStmt:        q.deleteExpiredGrantsStmt,
-		deleteGrantStmt:                q.deleteGrantStmt,
-		deleteGrantsStmt:               q.deleteGrantsStmt,
-		dueSuspensionTimeoutsStmt:      q.dueSuspensionTimeoutsStmt,
-		escalateSuspensionStmt:         q.escalateSuspensionStmt,
-		expireDuePendingWaitpointsStmt: q.expireDuePendingWaitpointsStmt,
-		expiredLeasesStmt:              q.expiredLeasesStmt,
-		findByIdempotencyKeyStmt:       q.findByIdempotencyKeyStmt,
-		findDedupedSignalStmt:          q.findDedupedSignalStmt,
-		getActiveHMACKeyStmt:           q.getActiveHMACKeyStmt,
-		getAttemptStmt:                 q.getAttemptStmt,
-		getExecutionStmt:               q.getExecutionStmt,
-		getExecutionResultStmt:         q.getExecutionResultStmt,
-		getHMACKeyStmt:                 q.getHMACKeyStmt,
-		getLatestAttemptStmt:           q.getLatestAttemptStmt,
-		getSuspendDedupStmt:            q.getSuspendDedupStmt,
-		getSuspensionStmt:              q.getSuspensionStmt,
-		getWaitpointStmt:               q.getWaitpointStmt,
-		insertCapabilityStmt:           q.insertCapabilityStmt,
-		insertCompletionEventStmt:      q.insertCompletionEventStmt,
-		insertExecutionStmt:            q.insertExecutionStmt,
-		insertGrantStmt:                q.insertGrantStmt,
-		insertHMACKeyStmt:              q.insertHMACKeyStmt,
-		insertLeaseEventStmt:           q.insertLeaseEventStmt,
-		insertOperatorEventStmt:        q.insertOperatorEventStmt,
-		insertSignalStmt:               q.insertSignalStmt,
-		insertSignalEventStmt:          q.insertSignalEventStmt,
-		insertSuspendDedupStmt:         q.insertSuspendDedupStmt,
-		insertWaitpointStmt:            q.insertWaitpointStmt,
-		listCapabilitiesStmt:           q.listCapabilitiesStmt,
-		listExecutionIDsStmt:           q.listExecutionIDsStmt,
-		listLanesStmt:                  q.listLanesStmt,
-		listOpenWaitpointsStmt:         q.listOpenWaitpointsStmt,
-		listSuspendedPageStmt:          q.listSuspendedPageStmt,
-		newestGrantStmt:                q.newestGrantStmt,
-		nextDueInLaneStmt:              q.nextDueInLaneStmt,
-		nextEligibleStmt:               q.nextEligibleStmt,
-		nextReclaimableStmt:            q.nextReclaimableStmt,
-		pingStmt:                       q.pingStmt,
-		promoteDueStmt:                 q.promoteDueStmt,
-		promoteDueInLaneStmt:           q.promoteDueInLaneStmt,
-		putAttemptStmt:                 q.putAttemptStmt,
-		registerLaneStmt:               q.registerLaneStmt,
-		saveExecutionStmt:              q.saveExecutionStmt,
-		scanEligibleStmt:               q.scanEligibleStmt,
-		suspensionSignalsStmt:          q.suspensionSignalsStmt,
-		upsertSuspensionStmt:           q.upsertSuspensionStmt,
+		db:                                  tx,
+		tx:                                  tx,
+		activateWaitpointStmt:               q.activateWaitpointStmt,
+		adoptBufferedSignalsStmt:            q.adoptBufferedSignalsStmt,
+		cancelBacklogDeleteIfEmptyStmt:      q.cancelBacklogDeleteIfEmptyStmt,
+		cancelBacklogDueStmt:                q.cancelBacklogDueStmt,
+		cancelBacklogGetStmt:                q.cancelBacklogGetStmt,
+		cancelBacklogInsertStmt:             q.cancelBacklogInsertStmt,
+		cancelBacklogMemberDeleteStmt:       q.cancelBacklogMemberDeleteStmt,
+		cancelBacklogMemberIDsStmt:          q.cancelBacklogMemberIDsStmt,
+		cancelBacklogMemberInsertStmt:       q.cancelBacklogMemberInsertStmt,
+		cancelDispatchDeleteGroupStmt:       q.cancelDispatchDeleteGroupStmt,
+		cancelDispatchTargetsStmt:           q.cancelDispatchTargetsStmt,
+		clearSuspensionTimeoutStmt:          q.clearSuspensionTimeoutStmt,
+		closeOpenWaitpointsStmt:             q.closeOpenWaitpointsStmt,
+		closeWaitpointStmt:                  q.closeWaitpointStmt,
+		completionEventInsertDispatchedStmt: q.completionEventInsertDispatchedStmt,
+		completionEventMarkDispatchedStmt:   q.completionEventMarkDispatchedStmt,
+		completionEventUndispatchedStmt:     q.completionEventUndispatchedStmt,
+		countExecutionSignalsStmt:           q.countExecutionSignalsStmt,
+		countExecutionsStmt:                 q.countExecutionsStmt,
+		deactivateHMACKeysStmt:              q.deactivateHMACKeysStmt,
+		deleteExpiredGrantsStmt:             q.deleteExpiredGrantsStmt,
+		deleteGrantStmt:                     q.deleteGrantStmt,
+		deleteGrantsStmt:                    q.deleteGrantsStmt,
+		dueSuspensionTimeoutsStmt:           q.dueSuspensionTimeoutsStmt,
+		edgeGetStmt:                         q.edgeGetStmt,
+		edgeGroupGetStmt:                    q.edgeGroupGetStmt,
+		edgeGroupListByFlowStmt:             q.edgeGroupListByFlowStmt,
+		edgeGroupListRunningStmt:            q.edgeGroupListRunningStmt,
+		edgeGroupPutStmt:                    q.edgeGroupPutStmt,
+		edgeGroupSetPolicyStmt:              q.edgeGroupSetPolicyStmt,
+		edgeHasIncomingStmt:                 q.edgeHasIncomingStmt,
+		edgeInsertStmt:                      q.edgeInsertStmt,
+		edgeListIncomingStmt:                q.edgeListIncomingStmt,
+		edgeListOutgoingStmt:                q.edgeListOutgoingStmt,
+		edgeListUnresolvedOutgoingStmt:      q.edgeListUnresolvedOutgoingStmt,
+		edgeMarkAppliedStmt:                 q.edgeMarkAppliedStmt,
+		edgeReachableStmt:                   q.edgeReachableStmt,
+		edgeResetImpossibleIncomingStmt:     q.edgeResetImpossibleIncomingStmt,
+		edgeResolveStmt:                     q.edgeResolveStmt,
+		edgeUpstreamsOfStmt:                 q.edgeUpstreamsOfStmt,
+		escalateSuspensionStmt:              q.escalateSuspensionStmt,
+		executionSetPayloadStmt:             q.executionSetPayloadStmt,
+		expireDuePendingWaitpointsStmt:      q.expireDuePendingWaitpointsStmt,
+		expiredLeasesStmt:                   q.expiredLeasesStmt,
+		findByIdempotencyKeyStmt:            q.findByIdempotencyKeyStmt,
+		findDedupedSignalStmt:               q.findDedupedSignalStmt,
+		flowAddNodeStmt:                     q.flowAddNodeStmt,
+		flowBumpEdgeRevisionStmt:            q.flowBumpEdgeRevisionStmt,
+		flowCancelStmt:                      q.flowCancelStmt,
+		flowGetStmt:                         q.flowGetStmt,
+		flowInsertStmt:                      q.flowInsertStmt,
+		flowListStmt:                        q.flowListStmt,
+		flowMemberIDsStmt:                   q.flowMemberIDsStmt,
+		flowMemberIDsInFlightStmt:           q.flowMemberIDsInFlightStmt,
+		flowMemberIDsQueuedStmt:             q.flowMemberIDsQueuedStmt,
+		getActiveHMACKeyStmt:                q.getActiveHMACKeyStmt,
+		getAttemptStmt:                      q.getAttemptStmt,
+		getExecutionStmt:                    q.getExecutionStmt,
+		getExecutionResultStmt:              q.getExecutionResultStmt,
+		getHMACKeyStmt:                      q.getHMACKeyStmt,
+		getLatestAttemptStmt:                q.getLatestAttemptStmt,
+		getSuspendDedupStmt:                 q.getSuspendDedupStmt,
+		getSuspensionStmt:                   q.getSuspensionStmt,
+		getWaitpointStmt:                    q.getWaitpointStmt,
+		insertCapabilityStmt:                q.insertCapabilityStmt,
+		insertCompletionEventStmt:           q.insertCompletionEventStmt,
+		insertExecutionStmt:                 q.insertExecutionStmt,
+		insertGrantStmt:                     q.insertGrantStmt,
+		insertHMACKeyStmt:                   q.insertHMACKeyStmt,
+		insertLeaseEventStmt:                q.insertLeaseEventStmt,
+		insertOperatorEventStmt:             q.insertOperatorEventStmt,
+		insertSignalStmt:                    q.insertSignalStmt,
+		insertSignalEventStmt:               q.insertSignalEventStmt,
+		insertSuspendDedupStmt:              q.insertSuspendDedupStmt,
+		insertWaitpointStmt:                 q.insertWaitpointStmt,
+		listCapabilitiesStmt:                q.listCapabilitiesStmt,
+		listExecutionIDsStmt:                q.listExecutionIDsStmt,
+		listLanesStmt:                       q.listLanesStmt,
+		listOpenWaitpointsStmt:              q.listOpenWaitpointsStmt,
+		listSuspendedPageStmt:               q.listSuspendedPageStmt,
+		newestGrantStmt:                     q.newestGrantStmt,
+		nextDueInLaneStmt:                   q.nextDueInLaneStmt,
+		nextEligibleStmt:                    q.nextEligibleStmt,
+		nextReclaimableStmt:                 q.nextReclaimableStmt,
+		pendingCancelGroupDeleteStmt:        q.pendingCancelGroupDeleteStmt,
+		pendingCancelGroupInsertStmt:        q.pendingCancelGroupInsertStmt,
+		pendingCancelGroupListStmt:          q.pendingCancelGroupListStmt,
+		pingStmt:                            q.pingStmt,
+		promoteDueStmt:                      q.promoteDueStmt,
+		promoteDueInLaneStmt:                q.promoteDueInLaneStmt,
+		putAttemptStmt:                      q.putAttemptStmt,
+		registerLaneStmt:                    q.registerLaneStmt,
+		saveExecutionStmt:                   q.saveExecutionStmt,
+		scanEligibleStmt:                    q.scanEligibleStmt,
+		suspensionSignalsStmt:               q.suspensionSignalsStmt,
+		upsertSuspensionStmt:                q.upsertSuspensionStmt,
 	}
 }

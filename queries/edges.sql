@@ -1,0 +1,173 @@
+-- Dependency edges, inbound edge groups and the sibling-cancel bookkeeping
+-- (spec 03 s.1.3-1.5, s.6). Edge rows are typed; groups are loaded whole,
+-- changed in Go (where the fan-in policies live) and written back whole.
+
+-- name: CancelDispatchDeleteGroup :exec
+DELETE FROM ff_cancel_dispatch_outbox
+WHERE flow_id = sqlc.arg(flow_id) AND downstream_execution_id = sqlc.arg(downstream_execution_id);
+
+-- name: CancelDispatchTargets :many
+-- The siblings queued for one group, in id order.
+SELECT target_execution_id, reason FROM ff_cancel_dispatch_outbox
+WHERE flow_id = sqlc.arg(flow_id) AND downstream_execution_id = sqlc.arg(downstream_execution_id)
+ORDER BY target_execution_id;
+
+-- name: EdgeGet :one
+SELECT * FROM ff_edge WHERE flow_id = sqlc.arg(flow_id) AND edge_id = sqlc.arg(edge_id);
+
+-- name: EdgeGroupGet :one
+SELECT * FROM ff_edge_group
+WHERE flow_id = sqlc.arg(flow_id) AND downstream_execution_id = sqlc.arg(downstream_execution_id);
+
+-- name: EdgeGroupListByFlow :many
+-- DescribeFlow: every group of the flow, by downstream execution.
+SELECT * FROM ff_edge_group WHERE flow_id = sqlc.arg(flow_id) ORDER BY downstream_execution_id;
+
+-- name: EdgeGroupListRunning :many
+-- CancelFlow(cancel_pending): groups that still wait on unresolved edges.
+SELECT downstream_execution_id FROM ff_edge_group
+WHERE flow_id = sqlc.arg(flow_id) AND running_count > 0
+ORDER BY downstream_execution_id;
+
+-- name: EdgeGroupPut :exec
+-- Writes a group row whole (insert or replace every column but the key).
+INSERT INTO ff_edge_group (
+    flow_id, downstream_execution_id, policy_kind, on_satisfied, k_target,
+    success_count, fail_count, skip_count, running_count, group_state,
+    satisfied_at_ms, cancel_siblings_reason, cancel_siblings_pending_flag
+) VALUES (
+    sqlc.arg(flow_id), sqlc.arg(downstream_execution_id), sqlc.arg(policy_kind), sqlc.arg(on_satisfied), sqlc.arg(k_target),
+    sqlc.arg(success_count), sqlc.arg(fail_count), sqlc.arg(skip_count), sqlc.arg(running_count), sqlc.arg(group_state),
+    sqlc.narg(satisfied_at_ms), sqlc.narg(cancel_siblings_reason), sqlc.arg(cancel_siblings_pending_flag)
+)
+ON CONFLICT (flow_id, downstream_execution_id) DO UPDATE SET
+    policy_kind                  = excluded.policy_kind,
+    on_satisfied                 = excluded.on_satisfied,
+    k_target                     = excluded.k_target,
+    success_count                = excluded.success_count,
+    fail_count                   = excluded.fail_count,
+    skip_count                   = excluded.skip_count,
+    running_count                = excluded.running_count,
+    group_state                  = excluded.group_state,
+    satisfied_at_ms              = excluded.satisfied_at_ms,
+    cancel_siblings_reason       = excluded.cancel_siblings_reason,
+    cancel_siblings_pending_flag = excluded.cancel_siblings_pending_flag;
+
+-- name: EdgeGroupSetPolicy :exec
+-- SetEdgeGroupPolicy: a fresh group gets the policy with zero counters; an
+-- existing one keeps its counters and state (spec 03 s.3.5 step 4).
+INSERT INTO ff_edge_group (flow_id, downstream_execution_id, policy_kind, on_satisfied, k_target)
+VALUES (sqlc.arg(flow_id), sqlc.arg(downstream_execution_id), sqlc.arg(policy_kind), sqlc.arg(on_satisfied), sqlc.arg(k_target))
+ON CONFLICT (flow_id, downstream_execution_id) DO UPDATE SET
+    policy_kind  = excluded.policy_kind,
+    on_satisfied = excluded.on_satisfied,
+    k_target     = excluded.k_target;
+
+-- name: EdgeHasIncoming :one
+-- SetEdgeGroupPolicy's ordering guard: any staged edge (applied or not)
+-- into the downstream fixes its policy.
+SELECT CAST(EXISTS (
+    SELECT 1 FROM ff_edge
+    WHERE downstream_execution_id = sqlc.arg(downstream_execution_id) AND flow_id = sqlc.arg(flow_id)
+) AS INTEGER);
+
+-- name: EdgeInsert :execrows
+-- A duplicate (flow, edge id) inserts nothing; the caller then reads the
+-- stored edge for the Conflict error.
+INSERT INTO ff_edge (
+    flow_id, edge_id, upstream_execution_id, downstream_execution_id, dependency_kind,
+    data_passing_ref, created_at_ms
+) VALUES (
+    sqlc.arg(flow_id), sqlc.arg(edge_id), sqlc.arg(upstream_execution_id), sqlc.arg(downstream_execution_id), sqlc.arg(dependency_kind),
+    sqlc.arg(data_passing_ref), sqlc.arg(created_at_ms)
+)
+ON CONFLICT (edge_id, flow_id) DO NOTHING;
+
+-- name: EdgeListIncoming :many
+SELECT * FROM ff_edge
+WHERE downstream_execution_id = sqlc.arg(downstream_execution_id) AND flow_id = sqlc.arg(flow_id)
+ORDER BY edge_id;
+
+-- name: EdgeListOutgoing :many
+SELECT * FROM ff_edge
+WHERE upstream_execution_id = sqlc.arg(upstream_execution_id) AND flow_id = sqlc.arg(flow_id)
+ORDER BY edge_id;
+
+-- name: EdgeListUnresolvedOutgoing :many
+-- Dependency resolution: applied edges of a terminal upstream that no
+-- outcome has resolved yet, in edge id order (spec 03 s.6.2).
+SELECT * FROM ff_edge
+WHERE upstream_execution_id = sqlc.arg(upstream_execution_id) AND flow_id = sqlc.arg(flow_id)
+  AND edge_state = 'applied' AND resolution_state = 'unsatisfied'
+ORDER BY edge_id;
+
+-- name: EdgeMarkApplied :exec
+UPDATE ff_edge SET
+    edge_state       = 'applied',
+    applied_at_ms    = sqlc.arg(applied_at_ms),
+    resolution_state = 'unsatisfied'
+WHERE flow_id = sqlc.arg(flow_id) AND edge_id = sqlc.arg(edge_id);
+
+-- name: EdgeReachable :one
+-- Cycle detection (spec 03 s.3.3 step 3): walks the flow's edges downstream
+-- from start (staged edges count, applied or not) and reports how many
+-- distinct nodes were reached, start included, and whether target was one
+-- of them. UNION (not UNION ALL) visits each node once, so the walk ends;
+-- the LIMIT stops it just past the 1000-node budget.
+WITH RECURSIVE reach(node) AS (
+    SELECT CAST(sqlc.arg(start) AS TEXT)
+    UNION
+    SELECT e.downstream_execution_id FROM ff_edge e
+    JOIN reach r ON e.upstream_execution_id = r.node
+    WHERE e.flow_id = sqlc.arg(flow_id)
+    LIMIT 1002
+)
+SELECT CAST(count(*) AS INTEGER) AS visited,
+       CAST(coalesce(sum(node = CAST(sqlc.arg(target) AS TEXT)), 0) AS INTEGER) AS found
+FROM reach;
+
+-- name: EdgeResetImpossibleIncoming :many
+-- Replay of a skipped member: its inbound edges that resolved impossible
+-- resolve again when their upstream next turns terminal (spec 03 s.6.9).
+UPDATE ff_edge SET
+    resolution_state = 'unsatisfied',
+    resolved_at_ms   = NULL,
+    upstream_outcome = NULL
+WHERE downstream_execution_id = sqlc.arg(downstream_execution_id) AND flow_id = sqlc.arg(flow_id)
+  AND resolution_state = 'impossible'
+RETURNING edge_id, upstream_execution_id;
+
+-- name: EdgeResolve :execrows
+-- Resolves an edge once: a second resolution of the same edge changes
+-- nothing (spec 03 s.6.7 Q2).
+UPDATE ff_edge SET
+    resolution_state = sqlc.arg(resolution_state),
+    resolved_at_ms   = sqlc.arg(resolved_at_ms),
+    upstream_outcome = sqlc.arg(upstream_outcome)
+WHERE flow_id = sqlc.arg(flow_id) AND edge_id = sqlc.arg(edge_id) AND resolution_state = 'unsatisfied';
+
+-- name: EdgeUpstreamsOf :many
+-- Sibling cancel: the distinct upstreams of every edge into a downstream.
+SELECT DISTINCT upstream_execution_id FROM ff_edge
+WHERE downstream_execution_id = sqlc.arg(downstream_execution_id) AND flow_id = sqlc.arg(flow_id)
+ORDER BY upstream_execution_id;
+
+-- name: PendingCancelGroupDelete :exec
+DELETE FROM ff_pending_cancel_groups
+WHERE flow_id = sqlc.arg(flow_id) AND downstream_execution_id = sqlc.arg(downstream_execution_id);
+
+-- name: PendingCancelGroupInsert :exec
+INSERT INTO ff_pending_cancel_groups (flow_id, downstream_execution_id, enqueued_at_ms)
+VALUES (sqlc.arg(flow_id), sqlc.arg(downstream_execution_id), sqlc.arg(enqueued_at_ms))
+ON CONFLICT (flow_id, downstream_execution_id) DO NOTHING;
+
+-- name: PendingCancelGroupList :many
+-- The edge-cancel jobs' batch, oldest first, with the group's pending flag
+-- (NULL when the group row is gone).
+SELECT p.flow_id, p.downstream_execution_id, p.enqueued_at_ms,
+       g.cancel_siblings_pending_flag AS pending_flag
+FROM ff_pending_cancel_groups p
+LEFT JOIN ff_edge_group g
+  ON g.flow_id = p.flow_id AND g.downstream_execution_id = p.downstream_execution_id
+ORDER BY p.enqueued_at_ms, p.flow_id, p.downstream_execution_id
+LIMIT sqlc.arg(lim);
