@@ -22,6 +22,12 @@ var supportedFeatures = Supports{
 	ReadExecutionState: true,
 	ReadExecutionInfo:  true,
 	GetExecutionResult: true,
+	// Flows (flow_ops.go): cancellation is synchronous, so every wait
+	// mode is served.
+	CancelFlowHeader:         true,
+	CancelFlowWaitTimeout:    true,
+	CancelFlowWaitIndefinite: true,
+	AckCancelMember:          true,
 	// Suspension (hmac.go, waitpoint.go).
 	RotateWaitpointHMACSecretAll: true,
 	SeedWaitpointHMACSecret:      true,

@@ -18,6 +18,11 @@ var reconcilers = map[scanners.Job]func(ctx context.Context, db *database) (scan
 	scanners.JobLeaseExpiry:            expireLeases,
 	scanners.JobSuspensionTimeout:      expireSuspensions,
 	scanners.JobPendingWaitpointExpiry: expirePendingWaitpoints,
+	// Flow safety nets (flow_reconcile.go).
+	scanners.JobCancelReconciler:     reconcileCancelBacklog,
+	scanners.JobDependencyReconciler: reconcileDependencies,
+	scanners.JobEdgeCancelDispatcher: dispatchEdgeCancels,
+	scanners.JobEdgeCancelReconciler: reconcileEdgeCancels,
 }
 
 // promoteDelayed makes delayed and backing-off executions whose time has

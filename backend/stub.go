@@ -9,58 +9,6 @@ func (b *SQLiteBackend) AppendFrame(ctx context.Context, h Handle, frame Frame) 
 	return *new(AppendFrameOutcome), unavailable("append_frame")
 }
 
-func (b *SQLiteBackend) CreateFlow(ctx context.Context, args CreateFlowArgs) (CreateFlowResult, error) {
-	return *new(CreateFlowResult), unavailable("create_flow")
-}
-
-func (b *SQLiteBackend) AddExecutionToFlow(ctx context.Context, args AddExecutionToFlowArgs) (AddExecutionToFlowResult, error) {
-	return *new(AddExecutionToFlowResult), unavailable("add_execution_to_flow")
-}
-
-func (b *SQLiteBackend) StageDependencyEdge(ctx context.Context, args StageDependencyEdgeArgs) (StageDependencyEdgeResult, error) {
-	return *new(StageDependencyEdgeResult), unavailable("stage_dependency_edge")
-}
-
-func (b *SQLiteBackend) ApplyDependencyToChild(ctx context.Context, args ApplyDependencyToChildArgs) (ApplyDependencyToChildResult, error) {
-	return *new(ApplyDependencyToChildResult), unavailable("apply_dependency_to_child")
-}
-
-func (b *SQLiteBackend) SetEdgeGroupPolicy(ctx context.Context, flowID FlowID, downstream ExecutionID, policy EdgeDependencyPolicy) (SetEdgeGroupPolicyResult, error) {
-	return *new(SetEdgeGroupPolicyResult), unavailable("set_edge_group_policy")
-}
-
-func (b *SQLiteBackend) DescribeFlow(ctx context.Context, id FlowID) (*FlowSnapshot, error) {
-	return nil, unavailable("describe_flow")
-}
-
-func (b *SQLiteBackend) DescribeEdge(ctx context.Context, flowID FlowID, edgeID EdgeID) (*EdgeSnapshot, error) {
-	return nil, unavailable("describe_edge")
-}
-
-func (b *SQLiteBackend) ListEdges(ctx context.Context, flowID FlowID, direction EdgeDirection) ([]EdgeSnapshot, error) {
-	return nil, unavailable("list_edges")
-}
-
-func (b *SQLiteBackend) ResolveExecutionFlowID(ctx context.Context, id ExecutionID) (*FlowID, error) {
-	return nil, unavailable("resolve_execution_flow_i_d")
-}
-
-func (b *SQLiteBackend) ListFlows(ctx context.Context, partition PartitionKey, cursor FlowID, limit int) (ListFlowsPage, error) {
-	return *new(ListFlowsPage), unavailable("list_flows")
-}
-
-func (b *SQLiteBackend) CancelFlow(ctx context.Context, id FlowID, policy CancelFlowPolicy, wait CancelFlowWait) (CancelFlowResult, error) {
-	return *new(CancelFlowResult), unavailable("cancel_flow")
-}
-
-func (b *SQLiteBackend) CancelFlowHeader(ctx context.Context, args CancelFlowArgs) (CancelFlowHeader, error) {
-	return *new(CancelFlowHeader), unavailable("cancel_flow_header")
-}
-
-func (b *SQLiteBackend) AckCancelMember(ctx context.Context, flowID FlowID, executionID ExecutionID) error {
-	return unavailable("ack_cancel_member")
-}
-
 func (b *SQLiteBackend) ReportUsage(ctx context.Context, h Handle, budget BudgetID, dims UsageDimensions) (ReportUsageResult, error) {
 	return *new(ReportUsageResult), unavailable("report_usage")
 }
