@@ -4,29 +4,29 @@
 
 -- name: CancelDispatchDeleteGroup :exec
 DELETE FROM ff_cancel_dispatch_outbox
-WHERE flow_id = sqlc.arg(flow_id) AND downstream_execution_id = sqlc.arg(downstream_execution_id);
+WHERE flow_id = @flow_id AND downstream_execution_id = @downstream_execution_id;
 
 -- name: CancelDispatchTargets :many
 -- The siblings queued for one group, in id order.
 SELECT target_execution_id, reason FROM ff_cancel_dispatch_outbox
-WHERE flow_id = sqlc.arg(flow_id) AND downstream_execution_id = sqlc.arg(downstream_execution_id)
+WHERE flow_id = @flow_id AND downstream_execution_id = @downstream_execution_id
 ORDER BY target_execution_id;
 
 -- name: EdgeGet :one
-SELECT * FROM ff_edge WHERE flow_id = sqlc.arg(flow_id) AND edge_id = sqlc.arg(edge_id);
+SELECT * FROM ff_edge WHERE flow_id = @flow_id AND edge_id = @edge_id;
 
 -- name: EdgeGroupGet :one
 SELECT * FROM ff_edge_group
-WHERE flow_id = sqlc.arg(flow_id) AND downstream_execution_id = sqlc.arg(downstream_execution_id);
+WHERE flow_id = @flow_id AND downstream_execution_id = @downstream_execution_id;
 
 -- name: EdgeGroupListByFlow :many
 -- DescribeFlow: every group of the flow, by downstream execution.
-SELECT * FROM ff_edge_group WHERE flow_id = sqlc.arg(flow_id) ORDER BY downstream_execution_id;
+SELECT * FROM ff_edge_group WHERE flow_id = @flow_id ORDER BY downstream_execution_id;
 
 -- name: EdgeGroupListRunning :many
 -- CancelFlow(cancel_pending): groups that still wait on unresolved edges.
 SELECT downstream_execution_id FROM ff_edge_group
-WHERE flow_id = sqlc.arg(flow_id) AND running_count > 0
+WHERE flow_id = @flow_id AND running_count > 0
 ORDER BY downstream_execution_id;
 
 -- name: EdgeGroupPut :exec
@@ -36,9 +36,9 @@ INSERT INTO ff_edge_group (
     success_count, fail_count, skip_count, running_count, group_state,
     satisfied_at_ms, cancel_siblings_reason, cancel_siblings_pending_flag
 ) VALUES (
-    sqlc.arg(flow_id), sqlc.arg(downstream_execution_id), sqlc.arg(policy_kind), sqlc.arg(on_satisfied), sqlc.arg(k_target),
-    sqlc.arg(success_count), sqlc.arg(fail_count), sqlc.arg(skip_count), sqlc.arg(running_count), sqlc.arg(group_state),
-    sqlc.narg(satisfied_at_ms), sqlc.narg(cancel_siblings_reason), sqlc.arg(cancel_siblings_pending_flag)
+    @flow_id, @downstream_execution_id, @policy_kind, @on_satisfied, @k_target,
+    @success_count, @fail_count, @skip_count, @running_count, @group_state,
+    sqlc.narg(satisfied_at_ms), sqlc.narg(cancel_siblings_reason), @cancel_siblings_pending_flag
 )
 ON CONFLICT (flow_id, downstream_execution_id) DO UPDATE SET
     policy_kind                  = excluded.policy_kind,
@@ -57,7 +57,7 @@ ON CONFLICT (flow_id, downstream_execution_id) DO UPDATE SET
 -- SetEdgeGroupPolicy: a fresh group gets the policy with zero counters; an
 -- existing one keeps its counters and state (spec 03 s.3.5 step 4).
 INSERT INTO ff_edge_group (flow_id, downstream_execution_id, policy_kind, on_satisfied, k_target)
-VALUES (sqlc.arg(flow_id), sqlc.arg(downstream_execution_id), sqlc.arg(policy_kind), sqlc.arg(on_satisfied), sqlc.arg(k_target))
+VALUES (@flow_id, @downstream_execution_id, @policy_kind, @on_satisfied, @k_target)
 ON CONFLICT (flow_id, downstream_execution_id) DO UPDATE SET
     policy_kind  = excluded.policy_kind,
     on_satisfied = excluded.on_satisfied,
@@ -68,7 +68,7 @@ ON CONFLICT (flow_id, downstream_execution_id) DO UPDATE SET
 -- into the downstream fixes its policy.
 SELECT CAST(EXISTS (
     SELECT 1 FROM ff_edge
-    WHERE downstream_execution_id = sqlc.arg(downstream_execution_id) AND flow_id = sqlc.arg(flow_id)
+    WHERE downstream_execution_id = @downstream_execution_id AND flow_id = @flow_id
 ) AS INTEGER);
 
 -- name: EdgeInsert :execrows
@@ -78,35 +78,35 @@ INSERT INTO ff_edge (
     flow_id, edge_id, upstream_execution_id, downstream_execution_id, dependency_kind,
     data_passing_ref, created_at_ms
 ) VALUES (
-    sqlc.arg(flow_id), sqlc.arg(edge_id), sqlc.arg(upstream_execution_id), sqlc.arg(downstream_execution_id), sqlc.arg(dependency_kind),
-    sqlc.arg(data_passing_ref), sqlc.arg(created_at_ms)
+    @flow_id, @edge_id, @upstream_execution_id, @downstream_execution_id, @dependency_kind,
+    @data_passing_ref, @created_at_ms
 )
 ON CONFLICT (edge_id, flow_id) DO NOTHING;
 
 -- name: EdgeListIncoming :many
 SELECT * FROM ff_edge
-WHERE downstream_execution_id = sqlc.arg(downstream_execution_id) AND flow_id = sqlc.arg(flow_id)
+WHERE downstream_execution_id = @downstream_execution_id AND flow_id = @flow_id
 ORDER BY edge_id;
 
 -- name: EdgeListOutgoing :many
 SELECT * FROM ff_edge
-WHERE upstream_execution_id = sqlc.arg(upstream_execution_id) AND flow_id = sqlc.arg(flow_id)
+WHERE upstream_execution_id = @upstream_execution_id AND flow_id = @flow_id
 ORDER BY edge_id;
 
 -- name: EdgeListUnresolvedOutgoing :many
 -- Dependency resolution: applied edges of a terminal upstream that no
 -- outcome has resolved yet, in edge id order (spec 03 s.6.2).
 SELECT * FROM ff_edge
-WHERE upstream_execution_id = sqlc.arg(upstream_execution_id) AND flow_id = sqlc.arg(flow_id)
+WHERE upstream_execution_id = @upstream_execution_id AND flow_id = @flow_id
   AND edge_state = 'applied' AND resolution_state = 'unsatisfied'
 ORDER BY edge_id;
 
 -- name: EdgeMarkApplied :exec
 UPDATE ff_edge SET
     edge_state       = 'applied',
-    applied_at_ms    = sqlc.arg(applied_at_ms),
+    applied_at_ms    = @applied_at_ms,
     resolution_state = 'unsatisfied'
-WHERE flow_id = sqlc.arg(flow_id) AND edge_id = sqlc.arg(edge_id);
+WHERE flow_id = @flow_id AND edge_id = @edge_id;
 
 -- name: EdgeReachable :one
 -- Cycle detection (spec 03 s.3.3 step 3): walks the flow's edges downstream
@@ -115,15 +115,15 @@ WHERE flow_id = sqlc.arg(flow_id) AND edge_id = sqlc.arg(edge_id);
 -- of them. UNION (not UNION ALL) visits each node once, so the walk ends;
 -- the LIMIT stops it just past the 1000-node budget.
 WITH RECURSIVE reach(node) AS (
-    SELECT CAST(sqlc.arg(start) AS TEXT)
+    SELECT CAST(@start AS TEXT)
     UNION
     SELECT e.downstream_execution_id FROM ff_edge e
     JOIN reach r ON e.upstream_execution_id = r.node
-    WHERE e.flow_id = sqlc.arg(flow_id)
+    WHERE e.flow_id = @flow_id
     LIMIT 1002
 )
 SELECT CAST(count(*) AS INTEGER) AS visited,
-       CAST(coalesce(sum(node = CAST(sqlc.arg(target) AS TEXT)), 0) AS INTEGER) AS found
+       CAST(coalesce(sum(node = CAST(@target AS TEXT)), 0) AS INTEGER) AS found
 FROM reach;
 
 -- name: EdgeResetImpossibleIncoming :many
@@ -133,7 +133,7 @@ UPDATE ff_edge SET
     resolution_state = 'unsatisfied',
     resolved_at_ms   = NULL,
     upstream_outcome = NULL
-WHERE downstream_execution_id = sqlc.arg(downstream_execution_id) AND flow_id = sqlc.arg(flow_id)
+WHERE downstream_execution_id = @downstream_execution_id AND flow_id = @flow_id
   AND resolution_state = 'impossible'
 RETURNING edge_id, upstream_execution_id;
 
@@ -141,24 +141,24 @@ RETURNING edge_id, upstream_execution_id;
 -- Resolves an edge once: a second resolution of the same edge changes
 -- nothing (spec 03 s.6.7 Q2).
 UPDATE ff_edge SET
-    resolution_state = sqlc.arg(resolution_state),
-    resolved_at_ms   = sqlc.arg(resolved_at_ms),
-    upstream_outcome = sqlc.arg(upstream_outcome)
-WHERE flow_id = sqlc.arg(flow_id) AND edge_id = sqlc.arg(edge_id) AND resolution_state = 'unsatisfied';
+    resolution_state = @resolution_state,
+    resolved_at_ms   = @resolved_at_ms,
+    upstream_outcome = @upstream_outcome
+WHERE flow_id = @flow_id AND edge_id = @edge_id AND resolution_state = 'unsatisfied';
 
 -- name: EdgeUpstreamsOf :many
 -- Sibling cancel: the distinct upstreams of every edge into a downstream.
 SELECT DISTINCT upstream_execution_id FROM ff_edge
-WHERE downstream_execution_id = sqlc.arg(downstream_execution_id) AND flow_id = sqlc.arg(flow_id)
+WHERE downstream_execution_id = @downstream_execution_id AND flow_id = @flow_id
 ORDER BY upstream_execution_id;
 
 -- name: PendingCancelGroupDelete :exec
 DELETE FROM ff_pending_cancel_groups
-WHERE flow_id = sqlc.arg(flow_id) AND downstream_execution_id = sqlc.arg(downstream_execution_id);
+WHERE flow_id = @flow_id AND downstream_execution_id = @downstream_execution_id;
 
 -- name: PendingCancelGroupInsert :exec
 INSERT INTO ff_pending_cancel_groups (flow_id, downstream_execution_id, enqueued_at_ms)
-VALUES (sqlc.arg(flow_id), sqlc.arg(downstream_execution_id), sqlc.arg(enqueued_at_ms))
+VALUES (@flow_id, @downstream_execution_id, @enqueued_at_ms)
 ON CONFLICT (flow_id, downstream_execution_id) DO NOTHING;
 
 -- name: PendingCancelGroupList :many
@@ -170,4 +170,4 @@ FROM ff_pending_cancel_groups p
 LEFT JOIN ff_edge_group g
   ON g.flow_id = p.flow_id AND g.downstream_execution_id = p.downstream_execution_id
 ORDER BY p.enqueued_at_ms, p.flow_id, p.downstream_execution_id
-LIMIT sqlc.arg(lim);
+LIMIT @lim;

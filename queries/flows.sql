@@ -6,7 +6,7 @@
 -- Removes the flow's backlog header once no member rows remain; runs after
 -- the member delete in the same transaction, so it sees it.
 DELETE FROM ff_cancel_backlog
-WHERE ff_cancel_backlog.flow_id = sqlc.arg(flow_id)
+WHERE ff_cancel_backlog.flow_id = @flow_id
   AND NOT EXISTS (
       SELECT 1 FROM ff_cancel_backlog_member m WHERE m.flow_id = ff_cancel_backlog.flow_id);
 
@@ -14,27 +14,27 @@ WHERE ff_cancel_backlog.flow_id = sqlc.arg(flow_id)
 -- The cancel reconciler's batch: backlogs past their grace (if any) that
 -- were requested before cutoff, oldest first.
 SELECT * FROM ff_cancel_backlog
-WHERE (grace_until_ms IS NULL OR grace_until_ms <= sqlc.arg(now_ms))
-  AND requested_at_ms < sqlc.arg(cutoff_ms)
+WHERE (grace_until_ms IS NULL OR grace_until_ms <= @now_ms)
+  AND requested_at_ms < @cutoff_ms
 ORDER BY requested_at_ms, flow_id
-LIMIT sqlc.arg(lim);
+LIMIT @lim;
 
 -- name: CancelBacklogGet :one
-SELECT * FROM ff_cancel_backlog WHERE flow_id = sqlc.arg(flow_id);
+SELECT * FROM ff_cancel_backlog WHERE flow_id = @flow_id;
 
 -- name: CancelBacklogInsert :exec
 INSERT INTO ff_cancel_backlog (flow_id, requested_at_ms, requester, reason, cancellation_policy)
-VALUES (sqlc.arg(flow_id), sqlc.arg(requested_at_ms), '', sqlc.arg(reason), sqlc.arg(cancellation_policy))
+VALUES (@flow_id, @requested_at_ms, '', @reason, @cancellation_policy)
 ON CONFLICT (flow_id) DO NOTHING;
 
 -- name: CancelBacklogMemberDelete :exec
-DELETE FROM ff_cancel_backlog_member WHERE flow_id = sqlc.arg(flow_id) AND execution_id = sqlc.arg(execution_id);
+DELETE FROM ff_cancel_backlog_member WHERE flow_id = @flow_id AND execution_id = @execution_id;
 
 -- name: CancelBacklogMemberIDs :many
-SELECT execution_id FROM ff_cancel_backlog_member WHERE flow_id = sqlc.arg(flow_id) ORDER BY execution_id;
+SELECT execution_id FROM ff_cancel_backlog_member WHERE flow_id = @flow_id ORDER BY execution_id;
 
 -- name: CancelBacklogMemberInsert :exec
-INSERT INTO ff_cancel_backlog_member (flow_id, execution_id) VALUES (sqlc.arg(flow_id), sqlc.arg(execution_id))
+INSERT INTO ff_cancel_backlog_member (flow_id, execution_id) VALUES (@flow_id, @execution_id)
 ON CONFLICT (flow_id, execution_id) DO NOTHING;
 
 -- name: CompletionEventInsertDispatched :one
@@ -45,36 +45,36 @@ ON CONFLICT (flow_id, execution_id) DO NOTHING;
 INSERT INTO ff_completion_event (
     execution_id, flow_id, outcome, namespace, instance_tag, occurred_at_ms, dispatched_at_ms
 ) VALUES (
-    sqlc.arg(execution_id), sqlc.narg(flow_id), sqlc.arg(outcome), sqlc.narg(namespace), sqlc.narg(instance_tag),
-    sqlc.arg(occurred_at_ms), sqlc.arg(occurred_at_ms)
+    @execution_id, sqlc.narg(flow_id), @outcome, sqlc.narg(namespace), sqlc.narg(instance_tag),
+    @occurred_at_ms, @occurred_at_ms
 )
 RETURNING event_id;
 
 -- name: CompletionEventMarkDispatched :execrows
 -- Claims an undispatched event for the dependency reconciler; 0 rows means
 -- another tick (or process) already took it.
-UPDATE ff_completion_event SET dispatched_at_ms = sqlc.arg(now_ms)
-WHERE event_id = sqlc.arg(event_id) AND dispatched_at_ms IS NULL;
+UPDATE ff_completion_event SET dispatched_at_ms = @now_ms
+WHERE event_id = @event_id AND dispatched_at_ms IS NULL;
 
 -- name: CompletionEventUndispatched :many
 -- The dependency reconciler's batch: events nobody resolved that are older
 -- than the stale threshold, oldest first.
 SELECT event_id, execution_id, outcome FROM ff_completion_event
-WHERE dispatched_at_ms IS NULL AND occurred_at_ms < sqlc.arg(cutoff_ms)
+WHERE dispatched_at_ms IS NULL AND occurred_at_ms < @cutoff_ms
 ORDER BY event_id
-LIMIT sqlc.arg(lim);
+LIMIT @lim;
 
 -- name: ExecutionSetPayload :exec
 -- Data passing: the upstream's result becomes the downstream's input.
 -- (SaveExecution never writes payload, so the two cannot clobber each other.)
-UPDATE ff_exec_core SET payload = sqlc.arg(payload) WHERE execution_id = sqlc.arg(execution_id);
+UPDATE ff_exec_core SET payload = @payload WHERE execution_id = @execution_id;
 
 -- name: FlowAddNode :one
 UPDATE ff_flow_core SET
     graph_revision      = graph_revision + 1,
     node_count          = node_count + 1,
-    last_mutation_at_ms = sqlc.arg(now_ms)
-WHERE flow_id = sqlc.arg(flow_id)
+    last_mutation_at_ms = @now_ms
+WHERE flow_id = @flow_id
 RETURNING node_count;
 
 -- name: FlowBumpEdgeRevision :one
@@ -83,8 +83,8 @@ RETURNING node_count;
 UPDATE ff_flow_core SET
     graph_revision      = graph_revision + 1,
     edge_count          = edge_count + 1,
-    last_mutation_at_ms = sqlc.arg(now_ms)
-WHERE flow_id = sqlc.arg(flow_id) AND graph_revision = sqlc.arg(expected_revision) AND public_flow_state = 'open'
+    last_mutation_at_ms = @now_ms
+WHERE flow_id = @flow_id AND graph_revision = @expected_revision AND public_flow_state = 'open'
 RETURNING graph_revision;
 
 -- name: FlowCancel :exec
@@ -92,34 +92,34 @@ RETURNING graph_revision;
 -- cancel_reason is only written when given (CancelFlow has no reason).
 UPDATE ff_flow_core SET
     public_flow_state   = 'cancelled',
-    terminal_at_ms      = coalesce(terminal_at_ms, sqlc.arg(now_ms)),
-    cancellation_policy = sqlc.arg(cancellation_policy),
+    terminal_at_ms      = coalesce(terminal_at_ms, @now_ms),
+    cancellation_policy = @cancellation_policy,
     cancel_reason       = coalesce(sqlc.narg(cancel_reason), cancel_reason),
-    last_mutation_at_ms = sqlc.arg(now_ms)
-WHERE flow_id = sqlc.arg(flow_id);
+    last_mutation_at_ms = @now_ms
+WHERE flow_id = @flow_id;
 
 -- name: FlowGet :one
-SELECT * FROM ff_flow_core WHERE flow_id = sqlc.arg(flow_id);
+SELECT * FROM ff_flow_core WHERE flow_id = @flow_id;
 
 -- name: FlowInsert :execrows
 INSERT INTO ff_flow_core (flow_id, partition_key, flow_kind, namespace, created_at_ms, last_mutation_at_ms)
-VALUES (sqlc.arg(flow_id), 0, sqlc.arg(flow_kind), sqlc.arg(namespace), sqlc.arg(now_ms), sqlc.arg(now_ms))
+VALUES (@flow_id, 0, @flow_kind, @namespace, @now_ms, @now_ms)
 ON CONFLICT (flow_id) DO NOTHING;
 
 -- name: FlowList :many
 SELECT flow_id, created_at_ms, public_flow_state FROM ff_flow_core
-WHERE partition_key = sqlc.arg(partition_key) AND flow_id > sqlc.arg(after)
+WHERE partition_key = @partition_key AND flow_id > @after
 ORDER BY flow_id
-LIMIT sqlc.arg(lim);
+LIMIT @lim;
 
 -- name: FlowMemberIDs :many
 -- Every member of the flow, by execution id.
-SELECT execution_id FROM ff_exec_core WHERE flow_id = sqlc.arg(flow_id) ORDER BY execution_id;
+SELECT execution_id FROM ff_exec_core WHERE flow_id = @flow_id ORDER BY execution_id;
 
 -- name: FlowMemberIDsInFlight :many
 -- Members that are not terminal, by execution id.
 SELECT execution_id FROM ff_exec_core
-WHERE flow_id = sqlc.arg(flow_id) AND lifecycle_phase <> 'terminal'
+WHERE flow_id = @flow_id AND lifecycle_phase <> 'terminal'
 ORDER BY execution_id;
 
 -- name: FlowMemberIDsQueued :many
@@ -127,5 +127,5 @@ ORDER BY execution_id;
 -- execution id: CancelFlow(cancel_pending) lets active and suspended ones
 -- drain.
 SELECT execution_id FROM ff_exec_core
-WHERE flow_id = sqlc.arg(flow_id) AND lifecycle_phase IN ('submitted', 'runnable')
+WHERE flow_id = @flow_id AND lifecycle_phase IN ('submitted', 'runnable')
 ORDER BY execution_id;
