@@ -12,8 +12,9 @@ import (
 
 // derivePublicState is the one place public_state comes from (decision 4).
 // stored is the current stored value: "resumable" is kept while the
-// execution is still runnable, because it is set by a satisfied suspension
-// and cannot be derived from the other dimensions.
+// execution is still runnable and eligible, because it is set by a
+// satisfied suspension and cannot be derived from the other dimensions; a
+// block (BlockRoute) shows as the block.
 func derivePublicState(phase LifecyclePhase, elig EligibilityState, outcome TerminalOutcome, stored PublicState) PublicState {
 	switch phase {
 	case PhaseTerminal:
@@ -35,7 +36,7 @@ func derivePublicState(phase LifecyclePhase, elig EligibilityState, outcome Term
 	case PhaseActive:
 		return PublicStateActive
 	case PhaseRunnable:
-		if stored == PublicStateResumable {
+		if stored == PublicStateResumable && elig == EligibilityEligibleNow {
 			return PublicStateResumable
 		}
 		switch elig {

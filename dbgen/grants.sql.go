@@ -125,6 +125,8 @@ const scanEligible = `-- name: ScanEligible :many
 SELECT execution_id FROM ff_exec_core
 WHERE lane_id = ?1
   AND lifecycle_phase = 'runnable' AND eligibility_state = 'eligible_now'
+  -- A resumable execution is claimed through the resumed-claim path.
+  AND public_state <> 'resumable'
   AND partition_key = ?2
 ORDER BY priority DESC, created_at_ms, execution_id
 LIMIT ?3

@@ -27,6 +27,8 @@ DELETE FROM ff_claim_grant WHERE grant_id = ?;
 SELECT execution_id FROM ff_exec_core
 WHERE lane_id = sqlc.arg(lane_id)
   AND lifecycle_phase = 'runnable' AND eligibility_state = 'eligible_now'
+  -- A resumable execution is claimed through the resumed-claim path.
+  AND public_state <> 'resumable'
   AND partition_key = sqlc.arg(partition_key)
 ORDER BY priority DESC, created_at_ms, execution_id
 LIMIT sqlc.arg(lim);
