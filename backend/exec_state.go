@@ -114,19 +114,19 @@ func (e *exec) tags() (map[string]string, error) {
 	return tags, nil
 }
 
-// notActive builds ErrExecutionNotActive with the execution's facts.
-func (e *exec) notActive(epoch int64) error {
-	attemptID := ""
+// notActive builds ErrExecutionNotActive with the execution's facts and,
+// when known, the attempt the caller held (nil: no lease, epoch "").
+func (e *exec) notActive(a *attempt) error {
+	info := &ExecutionNotActiveInfo{LifecyclePhase: e.LifecyclePhase, TerminalOutcome: e.TerminalOutcome}
+	if a != nil {
+		info.AttemptID = a.AttemptID
+		info.LeaseEpoch = strconv.FormatInt(a.LeaseEpoch, 10)
+	}
 	return &Error{
-		Kind:    KindContention,
-		SubKind: SubKindExecutionNotActive,
-		Detail:  "execution " + e.ExecutionID + " is " + e.LifecyclePhase,
-		NotActive: &ExecutionNotActiveInfo{
-			AttemptID:       attemptID,
-			LeaseEpoch:      strconv.FormatInt(epoch, 10),
-			LifecyclePhase:  e.LifecyclePhase,
-			TerminalOutcome: e.TerminalOutcome,
-		},
+		Kind:      KindContention,
+		SubKind:   SubKindExecutionNotActive,
+		Detail:    "execution " + e.ExecutionID + " is " + e.LifecyclePhase,
+		NotActive: info,
 	}
 }
 

@@ -192,7 +192,7 @@ func (b *SQLiteBackend) ClaimExecution(ctx context.Context, args ClaimExecutionA
 		w.now = w.callerNow(args.Now)
 		switch {
 		case e.phase() != PhaseRunnable && e.phase() != PhaseSubmitted:
-			return e.notActive(0)
+			return e.notActive(nil)
 		case e.ownership() != OwnershipUnowned:
 			return errContention(SubKindLeaseConflict, "claim_execution: execution is owned")
 		case e.eligibility() != EligibilityEligibleNow:

@@ -41,7 +41,7 @@ func (w *writeTx) fence(ctx context.Context, hp HandlePayload) (*leased, error) 
 func (l *leased) settled() bool { return l.att.Outcome.Valid }
 
 // notActive is ErrExecutionNotActive for this lease.
-func (l *leased) notActive() error { return l.exec.notActive(l.att.LeaseEpoch) }
+func (l *leased) notActive() error { return l.exec.notActive(l.att) }
 
 // requireLive is the lease-validity check: the execution must be active on
 // this attempt with an unexpired lease. A lapsed lease is marked expired

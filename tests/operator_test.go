@@ -176,3 +176,22 @@ func TestReplayBoundedByMaxReplayCount(t *testing.T) {
 		t.Fatalf("second replay = %v, want ErrMaxReplaysExhausted", err)
 	}
 }
+
+func TestExecutionNotActiveNamesTheHeldAttempt(t *testing.T) {
+	t.Parallel()
+	e := newExecEnv(t)
+	e.create("lane", nil)
+	h := e.mustClaim("lane")
+	if _, err := e.b.Fail(e.ctx, h, backend.FailureReason{Message: "no"}, backend.FailurePermanent); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.b.Renew(e.ctx, h)
+	var ee *backend.Error
+	if !errors.As(err, &ee) || !errors.Is(err, backend.ErrExecutionNotActive) || ee.NotActive == nil {
+		t.Fatalf("Renew after terminal failure = %v, want ErrExecutionNotActive with its payload", err)
+	}
+	want := backend.ExecutionNotActiveInfo{AttemptID: string(h.AttemptID()), LeaseEpoch: "1", LifecyclePhase: "terminal", TerminalOutcome: "failed"}
+	if *ee.NotActive != want {
+		t.Fatalf("NotActive = %+v, want %+v", *ee.NotActive, want)
+	}
+}
