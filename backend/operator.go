@@ -223,7 +223,15 @@ func (b *SQLiteBackend) ReplayExecution(ctx context.Context, args ReplayExecutio
 			// is its first attempt.
 			attemptState = AttemptStatePendingFirstAttempt
 		}
-		if skippedMember {
+		// A flow member whose inbound group is still pending (for example a
+		// gated member cancelled before it ran) waits for it again.
+		gated := skippedMember
+		if !gated {
+			if gated, err = w.childrenPending(ctx, e); err != nil {
+				return err
+			}
+		}
+		if gated {
 			e.setState(PhaseRunnable, OwnershipUnowned, EligibilityBlockedByDependencies, attemptState, BlockingWaitingForChildren)
 		} else {
 			e.setState(PhaseRunnable, OwnershipUnowned, EligibilityEligibleNow, attemptState, BlockingWaitingForWorker)

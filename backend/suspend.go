@@ -458,7 +458,9 @@ func (w *writeTx) resumeSuspension(ctx context.Context, e *exec, at int64, reaso
 	if err := w.q.ClearSuspensionTimeout(ctx, e.ExecutionID); err != nil {
 		return err
 	}
-	_, err := w.q.InsertCompletionEvent(ctx, dbgen.InsertCompletionEventParams{
+	// Written dispatched: a resumable event is not a terminal transition,
+	// so there is nothing for dependency resolution to consume.
+	_, err := w.q.CompletionEventInsertDispatched(ctx, dbgen.CompletionEventInsertDispatchedParams{
 		ExecutionID:  e.ExecutionID,
 		FlowID:       e.FlowID,
 		Outcome:      string(CompletionResumable),

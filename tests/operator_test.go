@@ -195,3 +195,30 @@ func TestExecutionNotActiveNamesTheHeldAttempt(t *testing.T) {
 		t.Fatalf("NotActive = %+v, want %+v", *ee.NotActive, want)
 	}
 }
+
+// A gated flow member cancelled before it ran waits for its dependencies
+// again when replayed, instead of running ahead of its upstream.
+func TestReplayOfGatedFlowMemberWaitsForDependencies(t *testing.T) {
+	t.Parallel()
+	f := newFlowEnv(t)
+	up, down := f.member(), f.member()
+	f.edge(up, down)
+	if got := f.state(down); got != backend.PublicStateWaitingChildren {
+		t.Fatalf("downstream before upstream ends = %s, want waiting_children", got)
+	}
+	if _, err := f.b.CancelExecution(f.ctx, backend.CancelExecutionArgs{ExecutionID: down, Reason: "oops"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.b.ReplayExecution(f.ctx, backend.ReplayExecutionArgs{ExecutionID: down})
+	if err != nil || res.PublicState != backend.PublicStateWaitingChildren {
+		t.Fatalf("replay of the gated member = %+v, %v; want waiting_children", res, err)
+	}
+	h := f.claimOne()
+	if h.ExecutionID() != up {
+		t.Fatalf("claimed %s, want only the upstream %s", h.ExecutionID(), up)
+	}
+	f.complete(h, "done")
+	if got := f.state(down); got != backend.PublicStateWaiting {
+		t.Fatalf("downstream after upstream success = %s, want waiting", got)
+	}
+}
