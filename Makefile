@@ -19,6 +19,7 @@ test: vet check-generated
 
 vet:
 	go vet ./...
+	cd bench && go vet ./...
 
 ## generate: empty dbgen/ and regenerate it from queries/ and migrations/.
 generate:
@@ -40,9 +41,10 @@ check-generated:
 fuzz:
 	go test ./backend -run '^$$' -fuzz FuzzDecodeHandle -fuzztime 60s
 
-## bench: the benchmark module (separate go.mod).
+## bench: the benchmark module (separate go.mod): ffsqlite vs raw SQLite,
+## River and goqite; prints markdown tables, writes JSON to bench/results/.
 bench:
-	cd bench && go test -run '^$$' -bench . -benchmem
+	cd bench && FF_DEV_MODE=1 go run ./cmd/ffbench
 
 ## migrate-status: goose CLI over the same migration files (dev use).
 migrate-status:

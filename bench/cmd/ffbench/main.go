@@ -1,0 +1,253 @@
+// Command ffbench measures ffsqlite side by side with a raw-SQLite floor,
+// River (riversqlite) and goqite in one run on one machine, prints one
+// markdown table per scenario and writes the same numbers as JSON under
+// -results.
+//
+// Scenarios:
+//   - s1: N jobs submitted one by one, then W workers claim and complete
+//     them (each W in -workers, fresh file per system and W).
+//   - s5: the same with N jobs routed round robin to -sets capability sets
+//     and -per-set workers per set, each worker taking only its set.
+//   - growth: ffsqlite (and the raw floor) claim+complete latency with
+//     -growth-small vs -growth-big jobs queued, and with -growth-big
+//     finished jobs present.
+//
+// Usage (FF_DEV_MODE=1 is required by ffsqlite):
+//
+//	FF_DEV_MODE=1 go run ./cmd/ffbench [-n 10000] [-growth-big 1000000] [-cpuprofile ff.pprof]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flowfabric/ffsqlite/bench/harness"
+)
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("ffbench: ")
+	var (
+		n            = flag.Int("n", 10_000, "jobs per S1/S5 run")
+		workersFlag  = flag.String("workers", "1,4,16", "S1 worker counts, comma-separated")
+		sets         = flag.Int("sets", 10, "S5 capability sets")
+		perSetFlag   = flag.String("per-set", "1,2", "S5 workers per capability set, comma-separated")
+		systemsFlag  = flag.String("systems", "ffsqlite,raw-sqlite,river,goqite", "systems for S1/S5, comma-separated")
+		scenarios    = flag.String("scenarios", "s1,s5,growth", "scenarios to run, comma-separated")
+		growthSmall  = flag.Int("growth-small", 10_000, "growth baseline: jobs queued")
+		growthBig    = flag.Int("growth-big", 50_000, "growth: large backlog (queued, then finished); the issue's figure is 1000000 (about an hour at current speed)")
+		growthCycles = flag.Int("growth-cycles", 2_000, "growth: claim+complete cycles measured per fixture")
+		growthConc   = flag.Int("growth-build-workers", 4, "growth: goroutines submitting the fixtures")
+		growthDrain  = flag.Int("growth-drain-workers", 1, "growth: workers completing the large backlog into finished rows")
+		riverCool    = flag.Duration("river-fetch-cooldown", time.Millisecond, "River FetchCooldown (River's default is 100ms)")
+		riverPoll    = flag.Duration("river-fetch-poll", 50*time.Millisecond, "River FetchPollInterval (River's default is 1s)")
+		riverConns   = flag.Int("river-conns", 1, "River pool size (riversqlite recommends 1)")
+		dirFlag      = flag.String("dir", "", "directory for the database files (default: a new temp dir)")
+		resultsDir   = flag.String("results", "results", "directory for the JSON results")
+		cpuProfile   = flag.String("cpuprofile", "", "write a CPU profile of ffsqlite's S1 runs to this file")
+		runTimeout   = flag.Duration("run-timeout", 5*time.Minute, "timeout of each single run")
+	)
+	flag.Parse()
+
+	workers, err := intList(*workersFlag)
+	if err != nil {
+		log.Fatalf("-workers: %v", err)
+	}
+	perSet, err := intList(*perSetFlag)
+	if err != nil {
+		log.Fatalf("-per-set: %v", err)
+	}
+	systems := strings.Split(*systemsFlag, ",")
+	factories := map[string]harness.Factory{
+		"ffsqlite":   func() harness.System { return &harness.FFSQLite{} },
+		"raw-sqlite": func() harness.System { return &harness.Raw{} },
+		"river": func() harness.System {
+			return &harness.River{FetchCooldown: *riverCool, FetchPollInterval: *riverPoll, MaxConns: *riverConns}
+		},
+		"goqite": func() harness.System { return &harness.Goqite{} },
+	}
+	for _, s := range systems {
+		if factories[s] == nil {
+			log.Fatalf("unknown system %q", s)
+		}
+	}
+	want := strings.Split(*scenarios, ",")
+
+	dir := *dirFlag
+	cleanup := func() {}
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "ffbench-"); err != nil {
+			log.Fatal(err)
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+	}
+
+	report := &harness.Report{Meta: meta()}
+	report.Meta.Settings = map[string]string{
+		"n": strconv.Itoa(*n), "workers": *workersFlag, "sets": strconv.Itoa(*sets), "per_set": *perSetFlag,
+		"growth_small": strconv.Itoa(*growthSmall), "growth_big": strconv.Itoa(*growthBig),
+		"growth_cycles": strconv.Itoa(*growthCycles), "growth_build_workers": strconv.Itoa(*growthConc), "growth_drain_workers": strconv.Itoa(*growthDrain),
+		"river_fetch_cooldown": riverCool.String(), "river_fetch_poll_interval": riverPoll.String(),
+		"river_pool_conns": strconv.Itoa(*riverConns), "goqite_pool_conns": "1", "raw_pool_conns": "1",
+		"ffsqlite_pool": "1 writer + 4 readers (default), no scanners",
+	}
+	ctx := context.Background()
+
+	// prof receives one CPU profile covering ffsqlite's S1 runs (every
+	// worker count, database opens included).
+	var prof *os.File
+	if *cpuProfile != "" {
+		if prof, err = os.Create(*cpuProfile); err != nil {
+			log.Fatal(err)
+		}
+		defer prof.Close()
+	}
+
+	cycle := func(scenario string, sys string, plan harness.Plan) harness.CycleRow {
+		label := fmt.Sprintf("%s-%s-%dx%d", scenario, sys, max(plan.Sets, 1), plan.PerSet)
+		log.Printf("%s: %s, %d workers", scenario, sys, plan.Workers())
+		rctx, cancel := context.WithTimeout(ctx, *runTimeout)
+		defer cancel()
+		row, err := harness.RunCycle(rctx, dir, label, factories[sys](), *n, plan)
+		if err != nil {
+			log.Printf("  error: %v", err)
+			row.Error = err.Error()
+			report.Errors = append(report.Errors, fmt.Sprintf("%s %s W=%d: %v", scenario, sys, plan.Workers(), err))
+		} else {
+			log.Printf("  %.0f cycles/s (submit %.0f/s, claim+complete %.0f/s)", row.CyclesPerSec, row.SubmitPerSec, row.DrainPerSec)
+		}
+		return row
+	}
+
+	if slices.Contains(want, "s1") {
+		for _, sys := range systems {
+			if sys == "ffsqlite" && prof != nil {
+				if err := pprof.StartCPUProfile(prof); err != nil {
+					log.Fatal(err)
+				}
+			}
+			for _, w := range workers {
+				report.S1 = append(report.S1, cycle("s1", sys, harness.Plan{PerSet: w}))
+			}
+			if sys == "ffsqlite" && prof != nil {
+				pprof.StopCPUProfile()
+				log.Printf("CPU profile of ffsqlite S1 written to %s", *cpuProfile)
+			}
+		}
+		harness.FillRatios(report.S1)
+	}
+	if slices.Contains(want, "s5") {
+		for _, sys := range systems {
+			for _, p := range perSet {
+				report.S5 = append(report.S5, cycle("s5", sys, harness.Plan{Sets: *sets, PerSet: p}))
+			}
+		}
+		harness.FillRatios(report.S5)
+	}
+	if slices.Contains(want, "growth") {
+		cfg := harness.GrowthConfig{
+			Small: *growthSmall, Big: *growthBig, Cycles: *growthCycles, BuildWorkers: *growthConc, DrainWorkers: *growthDrain,
+			Progress: func(format string, args ...any) { log.Printf(format, args...) },
+		}
+		gctx, cancel := context.WithTimeout(ctx, 6**runTimeout)
+		if slices.Contains(systems, "ffsqlite") {
+			log.Printf("growth: ffsqlite")
+			rows, err := harness.RunGrowthFF(gctx, dir, factories["ffsqlite"], cfg)
+			if err != nil {
+				log.Printf("  error: %v", err)
+				report.Errors = append(report.Errors, fmt.Sprintf("growth ffsqlite: %v", err))
+			}
+			report.Growth = append(report.Growth, rows...)
+		}
+		if slices.Contains(systems, "raw-sqlite") {
+			log.Printf("growth: raw-sqlite")
+			rows, err := harness.RunGrowthRaw(gctx, dir, cfg)
+			if err != nil {
+				log.Printf("  error: %v", err)
+				report.Errors = append(report.Errors, fmt.Sprintf("growth raw-sqlite: %v", err))
+			}
+			report.Growth = append(report.Growth, rows...)
+		}
+		cancel()
+	}
+
+	report.Meta.Seconds = time.Since(report.Meta.Started).Seconds()
+	report.Meta.LoadEnd = harness.LoadAvg()
+	path, err := report.WriteJSON(*resultsDir)
+	if err != nil {
+		log.Printf("writing JSON: %v", err)
+	}
+	report.WriteMarkdown(os.Stdout)
+	fmt.Printf("JSON: %s (%.0f s total)\n", path, report.Meta.Seconds)
+	cleanup()
+	if len(report.Errors) > 0 {
+		os.Exit(1)
+	}
+}
+
+// intList parses "1,4,16".
+func intList(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("bad count %q", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// meta records the machine, toolchain and module versions of this run.
+func meta() harness.Meta {
+	m := harness.Meta{
+		Started:    time.Now(),
+		Command:    strings.Join(os.Args, " "),
+		GoVersion:  runtime.Version(),
+		GOOS:       runtime.GOOS,
+		GOARCH:     runtime.GOARCH,
+		NumCPU:     runtime.NumCPU(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Modules:    map[string]string{},
+		LoadStart:  harness.LoadAvg(),
+		Source:     source(),
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			switch d.Path {
+			case "github.com/riverqueue/river", "github.com/riverqueue/river/riverdriver/riversqlite",
+				"maragu.dev/goqite", "modernc.org/sqlite", "github.com/flowfabric/ffsqlite":
+				m.Modules[d.Path] = d.Version
+			}
+		}
+	}
+	return m
+}
+
+// source names the ffsqlite commit in the parent directory (the replace
+// target), with "+dirty" when the library's files have uncommitted
+// changes; "" when git is unavailable.
+func source() string {
+	head, err := exec.Command("git", "-C", "..", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	s := strings.TrimSpace(string(head))
+	status, err := exec.Command("git", "-C", "..", "status", "--porcelain", "--",
+		"backend", "dbgen", "queries", "migrations", "scanners").Output()
+	if err == nil && len(strings.TrimSpace(string(status))) > 0 {
+		s += "+dirty"
+	}
+	return s
+}
