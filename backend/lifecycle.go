@@ -32,6 +32,13 @@ var supportedFeatures = Supports{
 	RotateWaitpointHMACSecretAll: true,
 	SeedWaitpointHMACSecret:      true,
 	ListPendingWaitpoints:        true,
+	// Streams and subscriptions (stream_ops.go, subscribe.go);
+	// SubscribeInstanceTags stays false (decision 2).
+	StreamDurableSummary:    true,
+	StreamBestEffortLive:    true,
+	SubscribeCompletion:     true,
+	SubscribeLeaseHistory:   true,
+	SubscribeSignalDelivery: true,
 }
 
 // Prepare runs one-time boot preparation. Migrations already ran in the

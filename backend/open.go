@@ -55,6 +55,7 @@ type database struct {
 	clock  Clock
 	log    *slog.Logger
 	notify *notifier
+	subs   subscriptionSet // live event subscriptions (subscribe.go)
 
 	refs int // guarded by registry.mu
 
@@ -364,6 +365,8 @@ func newMigrationProvider(db *sql.DB) (*goose.Provider, error) {
 
 func (db *database) close() error {
 	db.stopScanners(0)
+	// Subscriptions get their final catch-up while the pools still work.
+	db.subs.end()
 	db.notify.shutdown()
 	var errs []error
 	if db.rq != nil && db.rq != db.wq {

@@ -69,8 +69,14 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.completionEventInsertDispatchedStmt, err = db.PrepareContext(ctx, completionEventInsertDispatched); err != nil {
 		return nil, fmt.Errorf("error preparing query CompletionEventInsertDispatched: %w", err)
 	}
+	if q.completionEventListAfterStmt, err = db.PrepareContext(ctx, completionEventListAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query CompletionEventListAfter: %w", err)
+	}
 	if q.completionEventMarkDispatchedStmt, err = db.PrepareContext(ctx, completionEventMarkDispatched); err != nil {
 		return nil, fmt.Errorf("error preparing query CompletionEventMarkDispatched: %w", err)
+	}
+	if q.completionEventMaxIDStmt, err = db.PrepareContext(ctx, completionEventMaxID); err != nil {
+		return nil, fmt.Errorf("error preparing query CompletionEventMaxID: %w", err)
 	}
 	if q.completionEventUndispatchedStmt, err = db.PrepareContext(ctx, completionEventUndispatched); err != nil {
 		return nil, fmt.Errorf("error preparing query CompletionEventUndispatched: %w", err)
@@ -249,6 +255,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertWaitpointStmt, err = db.PrepareContext(ctx, insertWaitpoint); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertWaitpoint: %w", err)
 	}
+	if q.leaseEventListAfterStmt, err = db.PrepareContext(ctx, leaseEventListAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query LeaseEventListAfter: %w", err)
+	}
+	if q.leaseEventMaxIDStmt, err = db.PrepareContext(ctx, leaseEventMaxID); err != nil {
+		return nil, fmt.Errorf("error preparing query LeaseEventMaxID: %w", err)
+	}
 	if q.listCapabilitiesStmt, err = db.PrepareContext(ctx, listCapabilities); err != nil {
 		return nil, fmt.Errorf("error preparing query ListCapabilities: %w", err)
 	}
@@ -305,6 +317,36 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.scanEligibleStmt, err = db.PrepareContext(ctx, scanEligible); err != nil {
 		return nil, fmt.Errorf("error preparing query ScanEligible: %w", err)
+	}
+	if q.signalEventListAfterStmt, err = db.PrepareContext(ctx, signalEventListAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query SignalEventListAfter: %w", err)
+	}
+	if q.signalEventMaxIDStmt, err = db.PrepareContext(ctx, signalEventMaxID); err != nil {
+		return nil, fmt.Errorf("error preparing query SignalEventMaxID: %w", err)
+	}
+	if q.streamFrameInsertStmt, err = db.PrepareContext(ctx, streamFrameInsert); err != nil {
+		return nil, fmt.Errorf("error preparing query StreamFrameInsert: %w", err)
+	}
+	if q.streamFrameListAfterStmt, err = db.PrepareContext(ctx, streamFrameListAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query StreamFrameListAfter: %w", err)
+	}
+	if q.streamFrameListRangeStmt, err = db.PrepareContext(ctx, streamFrameListRange); err != nil {
+		return nil, fmt.Errorf("error preparing query StreamFrameListRange: %w", err)
+	}
+	if q.streamFrameTrimToNewestStmt, err = db.PrepareContext(ctx, streamFrameTrimToNewest); err != nil {
+		return nil, fmt.Errorf("error preparing query StreamFrameTrimToNewest: %w", err)
+	}
+	if q.streamMetaGetStmt, err = db.PrepareContext(ctx, streamMetaGet); err != nil {
+		return nil, fmt.Errorf("error preparing query StreamMetaGet: %w", err)
+	}
+	if q.streamMetaPutStmt, err = db.PrepareContext(ctx, streamMetaPut); err != nil {
+		return nil, fmt.Errorf("error preparing query StreamMetaPut: %w", err)
+	}
+	if q.streamSummaryGetStmt, err = db.PrepareContext(ctx, streamSummaryGet); err != nil {
+		return nil, fmt.Errorf("error preparing query StreamSummaryGet: %w", err)
+	}
+	if q.streamSummaryPutStmt, err = db.PrepareContext(ctx, streamSummaryPut); err != nil {
+		return nil, fmt.Errorf("error preparing query StreamSummaryPut: %w", err)
 	}
 	if q.suspensionSignalsStmt, err = db.PrepareContext(ctx, suspensionSignals); err != nil {
 		return nil, fmt.Errorf("error preparing query SuspensionSignals: %w", err)
@@ -392,9 +434,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing completionEventInsertDispatchedStmt: %w", cerr)
 		}
 	}
+	if q.completionEventListAfterStmt != nil {
+		if cerr := q.completionEventListAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing completionEventListAfterStmt: %w", cerr)
+		}
+	}
 	if q.completionEventMarkDispatchedStmt != nil {
 		if cerr := q.completionEventMarkDispatchedStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing completionEventMarkDispatchedStmt: %w", cerr)
+		}
+	}
+	if q.completionEventMaxIDStmt != nil {
+		if cerr := q.completionEventMaxIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing completionEventMaxIDStmt: %w", cerr)
 		}
 	}
 	if q.completionEventUndispatchedStmt != nil {
@@ -692,6 +744,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertWaitpointStmt: %w", cerr)
 		}
 	}
+	if q.leaseEventListAfterStmt != nil {
+		if cerr := q.leaseEventListAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing leaseEventListAfterStmt: %w", cerr)
+		}
+	}
+	if q.leaseEventMaxIDStmt != nil {
+		if cerr := q.leaseEventMaxIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing leaseEventMaxIDStmt: %w", cerr)
+		}
+	}
 	if q.listCapabilitiesStmt != nil {
 		if cerr := q.listCapabilitiesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listCapabilitiesStmt: %w", cerr)
@@ -787,6 +849,56 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing scanEligibleStmt: %w", cerr)
 		}
 	}
+	if q.signalEventListAfterStmt != nil {
+		if cerr := q.signalEventListAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing signalEventListAfterStmt: %w", cerr)
+		}
+	}
+	if q.signalEventMaxIDStmt != nil {
+		if cerr := q.signalEventMaxIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing signalEventMaxIDStmt: %w", cerr)
+		}
+	}
+	if q.streamFrameInsertStmt != nil {
+		if cerr := q.streamFrameInsertStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing streamFrameInsertStmt: %w", cerr)
+		}
+	}
+	if q.streamFrameListAfterStmt != nil {
+		if cerr := q.streamFrameListAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing streamFrameListAfterStmt: %w", cerr)
+		}
+	}
+	if q.streamFrameListRangeStmt != nil {
+		if cerr := q.streamFrameListRangeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing streamFrameListRangeStmt: %w", cerr)
+		}
+	}
+	if q.streamFrameTrimToNewestStmt != nil {
+		if cerr := q.streamFrameTrimToNewestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing streamFrameTrimToNewestStmt: %w", cerr)
+		}
+	}
+	if q.streamMetaGetStmt != nil {
+		if cerr := q.streamMetaGetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing streamMetaGetStmt: %w", cerr)
+		}
+	}
+	if q.streamMetaPutStmt != nil {
+		if cerr := q.streamMetaPutStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing streamMetaPutStmt: %w", cerr)
+		}
+	}
+	if q.streamSummaryGetStmt != nil {
+		if cerr := q.streamSummaryGetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing streamSummaryGetStmt: %w", cerr)
+		}
+	}
+	if q.streamSummaryPutStmt != nil {
+		if cerr := q.streamSummaryPutStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing streamSummaryPutStmt: %w", cerr)
+		}
+	}
 	if q.suspensionSignalsStmt != nil {
 		if cerr := q.suspensionSignalsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing suspensionSignalsStmt: %w", cerr)
@@ -851,7 +963,9 @@ type Queries struct {
 	closeOpenWaitpointsStmt             *sql.Stmt
 	closeWaitpointStmt                  *sql.Stmt
 	completionEventInsertDispatchedStmt *sql.Stmt
+	completionEventListAfterStmt        *sql.Stmt
 	completionEventMarkDispatchedStmt   *sql.Stmt
+	completionEventMaxIDStmt            *sql.Stmt
 	completionEventUndispatchedStmt     *sql.Stmt
 	countExecutionSignalsStmt           *sql.Stmt
 	countExecutionsStmt                 *sql.Stmt
@@ -911,6 +1025,8 @@ type Queries struct {
 	insertSignalEventStmt               *sql.Stmt
 	insertSuspendDedupStmt              *sql.Stmt
 	insertWaitpointStmt                 *sql.Stmt
+	leaseEventListAfterStmt             *sql.Stmt
+	leaseEventMaxIDStmt                 *sql.Stmt
 	listCapabilitiesStmt                *sql.Stmt
 	listExecutionIDsStmt                *sql.Stmt
 	listLanesStmt                       *sql.Stmt
@@ -930,6 +1046,16 @@ type Queries struct {
 	registerLaneStmt                    *sql.Stmt
 	saveExecutionStmt                   *sql.Stmt
 	scanEligibleStmt                    *sql.Stmt
+	signalEventListAfterStmt            *sql.Stmt
+	signalEventMaxIDStmt                *sql.Stmt
+	streamFrameInsertStmt               *sql.Stmt
+	streamFrameListAfterStmt            *sql.Stmt
+	streamFrameListRangeStmt            *sql.Stmt
+	streamFrameTrimToNewestStmt         *sql.Stmt
+	streamMetaGetStmt                   *sql.Stmt
+	streamMetaPutStmt                   *sql.Stmt
+	streamSummaryGetStmt                *sql.Stmt
+	streamSummaryPutStmt                *sql.Stmt
 	suspensionSignalsStmt               *sql.Stmt
 	upsertSuspensionStmt                *sql.Stmt
 }
@@ -953,7 +1079,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		closeOpenWaitpointsStmt:             q.closeOpenWaitpointsStmt,
 		closeWaitpointStmt:                  q.closeWaitpointStmt,
 		completionEventInsertDispatchedStmt: q.completionEventInsertDispatchedStmt,
+		completionEventListAfterStmt:        q.completionEventListAfterStmt,
 		completionEventMarkDispatchedStmt:   q.completionEventMarkDispatchedStmt,
+		completionEventMaxIDStmt:            q.completionEventMaxIDStmt,
 		completionEventUndispatchedStmt:     q.completionEventUndispatchedStmt,
 		countExecutionSignalsStmt:           q.countExecutionSignalsStmt,
 		countExecutionsStmt:                 q.countExecutionsStmt,
@@ -1013,6 +1141,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertSignalEventStmt:               q.insertSignalEventStmt,
 		insertSuspendDedupStmt:              q.insertSuspendDedupStmt,
 		insertWaitpointStmt:                 q.insertWaitpointStmt,
+		leaseEventListAfterStmt:             q.leaseEventListAfterStmt,
+		leaseEventMaxIDStmt:                 q.leaseEventMaxIDStmt,
 		listCapabilitiesStmt:                q.listCapabilitiesStmt,
 		listExecutionIDsStmt:                q.listExecutionIDsStmt,
 		listLanesStmt:                       q.listLanesStmt,
@@ -1032,6 +1162,16 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		registerLaneStmt:                    q.registerLaneStmt,
 		saveExecutionStmt:                   q.saveExecutionStmt,
 		scanEligibleStmt:                    q.scanEligibleStmt,
+		signalEventListAfterStmt:            q.signalEventListAfterStmt,
+		signalEventMaxIDStmt:                q.signalEventMaxIDStmt,
+		streamFrameInsertStmt:               q.streamFrameInsertStmt,
+		streamFrameListAfterStmt:            q.streamFrameListAfterStmt,
+		streamFrameListRangeStmt:            q.streamFrameListRangeStmt,
+		streamFrameTrimToNewestStmt:         q.streamFrameTrimToNewestStmt,
+		streamMetaGetStmt:                   q.streamMetaGetStmt,
+		streamMetaPutStmt:                   q.streamMetaPutStmt,
+		streamSummaryGetStmt:                q.streamSummaryGetStmt,
+		streamSummaryPutStmt:                q.streamSummaryPutStmt,
 		suspensionSignalsStmt:               q.suspensionSignalsStmt,
 		upsertSuspensionStmt:                q.upsertSuspensionStmt,
 	}
