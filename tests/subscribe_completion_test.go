@@ -207,3 +207,49 @@ func TestSubscribeCompletionFromCursor(t *testing.T) {
 		t.Fatalf("resumed after the second event (-want +got)\n%s", diff)
 	}
 }
+
+// TestSubscribeFlowEvents: flow resolution and cancellation emit their
+// events in the transaction that ends each member — a skipped dependent,
+// cancelled members, and the leased member's lease revoked.
+func TestSubscribeFlowEvents(t *testing.T) {
+	t.Parallel()
+	f := newFlowEnv(t)
+	// Priorities fix the claim order: up, then leased.
+	up, down := f.memberP(30), f.member()
+	f.edge(up, down)
+	queued, leased := f.memberP(0), f.memberP(20)
+	completions := f.subscribeCompletion(nil, backend.ScannerFilter{})
+	leases := f.subscribeLease(nil, backend.ScannerFilter{})
+
+	f.failPermanently(f.claimID(up))
+	h := f.claimID(leased)
+	if _, err := f.b.CancelFlow(f.ctx, f.flow, backend.CancelFlowAll, backend.NoWait()); err != nil {
+		t.Fatal(err)
+	}
+
+	got := map[backend.ExecutionID]backend.CompletionOutcome{}
+	for range 4 {
+		ev := nextEvent(t, completions)
+		got[ev.ExecutionID] = ev.Outcome
+	}
+	want := map[backend.ExecutionID]backend.CompletionOutcome{
+		up: backend.CompletionFailure, down: backend.CompletionSkipped,
+		queued: backend.CompletionCancelled, leased: backend.CompletionCancelled,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("completion outcomes (-want +got)\n%s", diff)
+	}
+	requireNoEvent(t, completions)
+
+	var kinds []string
+	for range 4 { // up: acquired, revoked; leased: acquired, revoked
+		ev := nextEvent(t, leases)
+		kinds = append(kinds, string(ev.Kind)+":"+string(ev.LeaseID))
+	}
+	upLease := kinds[0][len("acquired:"):]
+	wantKinds := []string{"acquired:" + upLease, "revoked:" + upLease, "acquired:" + string(h.LeaseID()), "revoked:" + string(h.LeaseID())}
+	if diff := cmp.Diff(wantKinds, kinds); diff != "" {
+		t.Fatalf("lease events (-want +got)\n%s", diff)
+	}
+	requireNoEvent(t, leases)
+}

@@ -170,3 +170,36 @@ func mustOK(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestLeaseHistoryGrantPaths: the scheduler primitives write the same
+// events — ClaimExecution acquires under the caller's lease id; an
+// operator reclaim reports the lapsed lease expired, then the new lease
+// reclaimed.
+func TestLeaseHistoryGrantPaths(t *testing.T) {
+	t.Parallel()
+	e := newExecEnv(t)
+	sub := e.subscribeLease(nil, backend.ScannerFilter{})
+	id := e.create("lane", nil)
+	t0 := e.now()
+	if _, err := e.b.IssueClaimGrant(e.ctx, grantArgs(id)); err != nil {
+		t.Fatal(err)
+	}
+	claim := claimArgs(id)
+	if _, err := e.b.ClaimExecution(e.ctx, claim); err != nil {
+		t.Fatal(err)
+	}
+	t1 := e.clock.Advance(31 * time.Second)
+	if out, err := e.b.IssueReclaimGrant(e.ctx, reclaimGrantArgs(id)); err != nil || out.Kind != backend.ReclaimGrantGranted {
+		t.Fatalf("IssueReclaimGrant = %+v, %v", out, err)
+	}
+	res, err := e.b.ReclaimExecution(e.ctx, reclaimArgs(id))
+	if err != nil || res.Handle == nil {
+		t.Fatalf("ReclaimExecution = %+v, %v", res, err)
+	}
+	requireLeaseEvents(t, sub,
+		leaseEv(backend.LeaseAcquired, id, claim.LeaseID, "w-1", t0),
+		leaseEv(backend.LeaseExpired, id, claim.LeaseID, "w-1", t1),
+		leaseEv(backend.LeaseReclaimed, id, res.Handle.LeaseID(), "w2-1", t1),
+	)
+	requireNoEvent(t, sub)
+}
