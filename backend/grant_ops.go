@@ -456,6 +456,11 @@ func (b *SQLiteBackend) ClaimFromResumeGrant(ctx context.Context, token ResumeTo
 				return err
 			}
 		}
+		// A lapsed lease nobody marked yet gets its expired event first, so
+		// the history shows how the old lease ended.
+		if err := w.markLeaseExpired(ctx, e, a); err != nil {
+			return err
+		}
 		e.AttemptIndex = a.AttemptIndex
 		spec := leaseSpec{workerID: token.WorkerID, workerInstanceID: token.WorkerInstanceID, ttl: token.LeaseTTL, lane: token.Grant.LaneID}
 		out, err = w.leaseAttempt(ctx, e, a, spec, HandleResumed, LeaseReclaimed)

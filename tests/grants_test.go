@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/flowfabric/ffsqlite/backend"
 )
 
@@ -245,6 +247,22 @@ func TestClaimFromResumeGrant(t *testing.T) {
 	}
 	if h.Kind() != backend.HandleResumed || h.AttemptIndex() != 0 || h.LeaseEpoch() != old.LeaseEpoch()+1 {
 		t.Fatalf("resumed handle = %s", h)
+	}
+	// The lapsed lease is recorded as expired before the takeover.
+	rows, err := openRaw(t, e.path).Query("SELECT event_type FROM ff_lease_event WHERE execution_id = ? ORDER BY event_id", string(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, k)
+	}
+	if diff := cmp.Diff([]string{"acquired", "expired", "reclaimed"}, kinds); diff != "" {
+		t.Fatalf("lease history (-want +got)\n%s", diff)
 	}
 	if err := e.b.Complete(e.ctx, old, nil); !errors.Is(err, backend.ErrStaleLease) {
 		t.Fatalf("old handle = %v, want ErrStaleLease", err)
