@@ -9,6 +9,12 @@
 // while the run lasts; at the end a per-lane report is printed and every
 // execution is checked to be in a terminal state through the public API.
 //
+// Two further sections follow, each verified through the public API: a
+// small flow (root → three-way fan-out → quorum join that cancels the
+// straggler, see flow.go) and an approval step (suspend on a waitpoint,
+// signal from an approver, claim of the resumed execution, see
+// approval.go).
+//
 // Usage (FF_DEV_MODE=1 is required by the backend):
 //
 //	FF_DEV_MODE=1 go run ./cmd/demo -db ffdemo.db -n 400 -workers 6
@@ -148,7 +154,10 @@ func run(ctx context.Context, cfg config) (err error) {
 			return err
 		}
 	}
-	b, err := backend.NewWithOptions(ctx, cfg.db, backend.Options{})
+	b, err := backend.NewWithOptions(ctx, cfg.db, backend.Options{
+		// Waitpoint tokens are minted under the active kid (approval section).
+		WaitpointHMACSecret: &demoWaitpointSecret,
+	})
 	if err != nil {
 		return fmt.Errorf("open backend: %w", err)
 	}
@@ -203,7 +212,14 @@ func run(ctx context.Context, cfg config) (err error) {
 	// The run context may be spent (timeout), so verification gets its own.
 	vctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	return d.verify(vctx)
+	err = d.verify(vctx)
+	if ctx.Err() == nil {
+		err = errors.Join(err, runFlowSection(ctx, b))
+	}
+	if ctx.Err() == nil {
+		err = errors.Join(err, runApprovalSection(ctx, b))
+	}
+	return err
 }
 
 // removeDB deletes the database file and SQLite's WAL side files.
