@@ -38,7 +38,11 @@ type Report struct {
 	S1     []CycleRow  `json:"s1_submit_claim_complete"`
 	S5     []CycleRow  `json:"s5_capability_routed"`
 	Growth []GrowthRow `json:"growth"`
-	Errors []string    `json:"errors,omitempty"`
+	// S2, S4 and S6 are the ffsqlite-only scenarios.
+	S2     []S2Row  `json:"s2_suspend_signal_resume,omitempty"`
+	S4     []S4Row  `json:"s4_linear_flow,omitempty"`
+	S6     []S6Row  `json:"s6_quorum_cancel_fanout,omitempty"`
+	Errors []string `json:"errors,omitempty"`
 }
 
 // FillRatios sets each cycle row's RatioToFF from the ffsqlite row with
@@ -105,6 +109,7 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	r.writeFFOnly(w)
 	if len(r.Errors) > 0 {
 		fmt.Fprintln(w, "Errors:")
 		for _, e := range r.Errors {
@@ -135,3 +140,69 @@ func writeCycleTable(w io.Writer, rows []CycleRow, routed bool) {
 	}
 	fmt.Fprintln(w)
 }
+
+// writeFFOnly renders the ffsqlite-only scenarios, each with its goal.
+func (r *Report) writeFFOnly(w io.Writer) {
+	if len(r.S2) > 0 {
+		fmt.Fprintln(w, "### S2 suspend → signal → resume round trip (ffsqlite only)")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| N | pipelines | round trips/s | round trip p50 / p95 / p99 ms | goal p50 | Suspend ms | DeliverSignal ms | ClaimResumedExecution ms |")
+		fmt.Fprintln(w, "|--:|--:|--:|--:|---|--:|--:|--:|")
+		for _, s := range r.S2 {
+			if s.Error != "" {
+				fmt.Fprintf(w, "| %d | %d | error: %s |||||| \n", s.N, s.Pipelines, cell(s.Error))
+				continue
+			}
+			fmt.Fprintf(w, "| %d | %d | %.0f | %s | ≤ %s ms: %s | %s | %s | %s |\n", s.N, s.Pipelines, s.RoundTripsPerSec, s.RoundTrip,
+				ms(s.GoalP50), verdict(s.RoundTrip.P50 <= s.GoalP50), s.Suspend, s.Deliver, s.Resume)
+		}
+		fmt.Fprintln(w, "\nRound trip: Suspend returned → ClaimResumedExecution returned (DeliverSignal in between, on another goroutine).")
+		fmt.Fprintln(w)
+	}
+	if len(r.S4) > 0 {
+		fmt.Fprintln(w, "### S4 linear flows (ffsqlite only)")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| flows | nodes | runners | flows/s | goal | build p50 / p95 / p99 ms | first create → last completed p50 / p95 / p99 ms |")
+		fmt.Fprintln(w, "|--:|--:|--:|--:|---|--:|--:|")
+		for _, s := range r.S4 {
+			if s.Error != "" {
+				fmt.Fprintf(w, "| %d | %d | %d | error: %s |||| \n", s.Flows, s.Nodes, s.Runners, cell(s.Error))
+				continue
+			}
+			fmt.Fprintf(w, "| %d | %d | %d | %.0f | ≥ %.0f/s: %s | %s | %s |\n", s.Flows, s.Nodes, s.Runners, s.FlowsPerSec,
+				s.GoalFPS, verdict(s.FlowsPerSec >= s.GoalFPS), s.Build, s.Flow)
+		}
+		fmt.Fprintln(w, "\nEach runner builds one flow on its own lane (CreateFlow, members, edges i→i+1 staged and applied), then claims and completes its members in chain order.")
+		fmt.Fprintln(w)
+	}
+	if len(r.S6) > 0 {
+		fmt.Fprintln(w, "### S6 quorum(1, cancel_remaining) fan-out: latency of the satisfying Complete (ffsqlite only)")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| upstreams n | reps | Complete p50 / p95 / p99 ms | goal | fixture build s/rep |")
+		fmt.Fprintln(w, "|--:|--:|--:|---|--:|")
+		for _, s := range r.S6 {
+			if s.Error != "" {
+				fmt.Fprintf(w, "| %d | %d | error: %s ||| \n", s.Upstreams, s.Reps, cell(s.Error))
+				continue
+			}
+			goal := "—"
+			if s.GoalP99 > 0 {
+				goal = fmt.Sprintf("p99 ≤ %s ms: %s", ms(s.GoalP99), verdict(s.Complete.P99 <= s.GoalP99))
+			}
+			fmt.Fprintf(w, "| %d | %d | %s | %s | %.2f |\n", s.Upstreams, s.Reps, s.Complete, goal, s.BuildSeconds)
+		}
+		fmt.Fprintln(w, "\nThe Complete call satisfies the quorum and cancels the other n−1 upstreams in the same transaction; with few reps p99 is the maximum.")
+		fmt.Fprintln(w)
+	}
+}
+
+// verdict renders whether a goal was met.
+func verdict(met bool) string {
+	if met {
+		return "met"
+	}
+	return "**missed**"
+}
+
+// cell makes s safe inside a markdown table cell.
+func cell(s string) string { return strings.ReplaceAll(s, "|", "/") }

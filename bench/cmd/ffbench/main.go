@@ -11,10 +11,19 @@
 //   - growth: ffsqlite (and the raw floor) claim+complete latency with
 //     -growth-small vs -growth-big jobs queued, and with -growth-big
 //     finished jobs present.
+//   - s2 (ffsqlite only): -s2-n executions claimed, suspended on a fresh
+//     waitpoint, signalled from another goroutine, claimed resumed and
+//     completed; round-trip latency and throughput.
+//   - s4 (ffsqlite only): -s4-flows linear flows of -s4-nodes members,
+//     each built and worked by one of -s4-runners runners; flows/s and
+//     per-flow latency.
+//   - s6 (ffsqlite only): quorum(1, cancel_remaining) over n upstreams for
+//     each n in -s6-n; latency of the Complete that cancels the rest.
 //
 // Usage (FF_DEV_MODE=1 is required by ffsqlite):
 //
 //	FF_DEV_MODE=1 go run ./cmd/ffbench [-n 10000] [-growth-big 1000000] [-cpuprofile ff.pprof]
+//	FF_DEV_MODE=1 go run ./cmd/ffbench -scenarios s2,s4,s6
 package main
 
 import (
@@ -44,12 +53,19 @@ func main() {
 		sets         = flag.Int("sets", 10, "S5 capability sets")
 		perSetFlag   = flag.String("per-set", "1,2", "S5 workers per capability set, comma-separated")
 		systemsFlag  = flag.String("systems", "ffsqlite,raw-sqlite,river,goqite", "systems for S1/S5, comma-separated")
-		scenarios    = flag.String("scenarios", "s1,s5,growth", "scenarios to run, comma-separated")
+		scenarios    = flag.String("scenarios", "s1,s5,growth,s2,s4,s6", "scenarios to run, comma-separated")
 		growthSmall  = flag.Int("growth-small", 10_000, "growth baseline: jobs queued")
 		growthBig    = flag.Int("growth-big", 50_000, "growth: large backlog (queued, then finished); the issue's figure is 1000000 (about an hour at current speed)")
 		growthCycles = flag.Int("growth-cycles", 2_000, "growth: claim+complete cycles measured per fixture")
 		growthConc   = flag.Int("growth-build-workers", 4, "growth: goroutines submitting the fixtures")
 		growthDrain  = flag.Int("growth-drain-workers", 1, "growth: workers completing the large backlog into finished rows")
+		s2N          = flag.Int("s2-n", 1_000, "S2: executions suspended and resumed")
+		s2Pipes      = flag.Int("s2-pipelines", 1, "S2: concurrent worker → signaller → resumer pipelines")
+		s4Flows      = flag.Int("s4-flows", 100, "S4: linear flows")
+		s4Nodes      = flag.Int("s4-nodes", 10, "S4: members per flow")
+		s4Runners    = flag.Int("s4-runners", 4, "S4: concurrent flow runners")
+		s6NFlag      = flag.String("s6-n", "10,100,1000", "S6: upstream counts, comma-separated")
+		s6Reps       = flag.Int("s6-reps", 15, "S6: repetitions per n (a fifth, at least 3, for n ≥ 1000)")
 		riverCool    = flag.Duration("river-fetch-cooldown", time.Millisecond, "River FetchCooldown (River's default is 100ms)")
 		riverPoll    = flag.Duration("river-fetch-poll", 50*time.Millisecond, "River FetchPollInterval (River's default is 1s)")
 		riverConns   = flag.Int("river-conns", 1, "River pool size (riversqlite recommends 1)")
@@ -67,6 +83,10 @@ func main() {
 	perSet, err := intList(*perSetFlag)
 	if err != nil {
 		log.Fatalf("-per-set: %v", err)
+	}
+	s6N, err := intList(*s6NFlag)
+	if err != nil {
+		log.Fatalf("-s6-n: %v", err)
 	}
 	systems := strings.Split(*systemsFlag, ",")
 	factories := map[string]harness.Factory{
@@ -101,6 +121,9 @@ func main() {
 		"river_fetch_cooldown": riverCool.String(), "river_fetch_poll_interval": riverPoll.String(),
 		"river_pool_conns": strconv.Itoa(*riverConns), "goqite_pool_conns": "1", "raw_pool_conns": "1",
 		"ffsqlite_pool": "1 writer + 4 readers (default), no scanners",
+		"s2_n":          strconv.Itoa(*s2N), "s2_pipelines": strconv.Itoa(*s2Pipes),
+		"s4_flows": strconv.Itoa(*s4Flows), "s4_nodes": strconv.Itoa(*s4Nodes), "s4_runners": strconv.Itoa(*s4Runners),
+		"s6_n": *s6NFlag, "s6_reps": strconv.Itoa(*s6Reps),
 	}
 	ctx := context.Background()
 
@@ -180,6 +203,55 @@ func main() {
 			report.Growth = append(report.Growth, rows...)
 		}
 		cancel()
+	}
+
+	// ffOnly runs one ffsqlite-only scenario under -run-timeout and logs
+	// and records its error; it returns the error text ("" on success).
+	ffOnly := func(name string, run func(ctx context.Context) (string, error)) string {
+		rctx, cancel := context.WithTimeout(ctx, *runTimeout)
+		defer cancel()
+		log.Printf("%s: ffsqlite", name)
+		summary, err := run(rctx)
+		if err != nil {
+			log.Printf("  error: %v", err)
+			report.Errors = append(report.Errors, fmt.Sprintf("%s ffsqlite: %v", name, err))
+			return err.Error()
+		}
+		log.Printf("  %s", summary)
+		return ""
+	}
+	if slices.Contains(want, "s2") {
+		var row harness.S2Row
+		row.Error = ffOnly("s2", func(ctx context.Context) (string, error) {
+			var err error
+			row, err = harness.RunS2(ctx, dir, *s2N, *s2Pipes)
+			return fmt.Sprintf("%.0f round trips/s, p50 %.2f ms", row.RoundTripsPerSec, row.RoundTrip.P50), err
+		})
+		report.S2 = append(report.S2, row)
+	}
+	if slices.Contains(want, "s4") {
+		var row harness.S4Row
+		row.Error = ffOnly("s4", func(ctx context.Context) (string, error) {
+			var err error
+			row, err = harness.RunS4(ctx, dir, *s4Flows, *s4Nodes, *s4Runners)
+			return fmt.Sprintf("%.0f flows/s, p50 %.2f ms", row.FlowsPerSec, row.Flow.P50), err
+		})
+		report.S4 = append(report.S4, row)
+	}
+	if slices.Contains(want, "s6") {
+		for _, n := range s6N {
+			reps := *s6Reps
+			if n >= 1000 {
+				reps = max(reps/5, 3)
+			}
+			var row harness.S6Row
+			row.Error = ffOnly(fmt.Sprintf("s6 n=%d", n), func(ctx context.Context) (string, error) {
+				var err error
+				row, err = harness.RunS6(ctx, dir, n, reps)
+				return fmt.Sprintf("Complete p50 %.2f ms, p99 %.2f ms", row.Complete.P50, row.Complete.P99), err
+			})
+			report.S6 = append(report.S6, row)
+		}
 	}
 
 	report.Meta.Seconds = time.Since(report.Meta.Started).Seconds()
