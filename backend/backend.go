@@ -127,16 +127,6 @@ func (b *SQLiteBackend) RunScannerOnce(ctx context.Context, job scanners.Job) (s
 	return scannerRunner{db}.RunOnce(ctx, job)
 }
 
-// CheckAdmission records one admission of args.ExecutionID against the
-// quota policy's sliding window and concurrency count, using the limits in
-// args (dimension is accepted and ignored). An execution already admitted
-// within the window returns AdmissionAlreadyAdmitted. This is the explicit
-// admission primitive for external schedulers; Claim applies the stored
-// quota policy on its own.
-func (b *SQLiteBackend) CheckAdmission(ctx context.Context, quotaPolicyID QuotaPolicyID, dimension string, args CheckAdmissionArgs) (CheckAdmissionResult, error) {
-	panic("unimplemented")
-}
-
 // String renders "SqliteBackend{key: <registry key>}".
 func (b *SQLiteBackend) String() string {
 	return "SqliteBackend{key: " + b.db.key + "}"

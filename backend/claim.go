@@ -16,6 +16,11 @@ import (
 // promoter) takes the rest.
 const promoteBatch = 64
 
+// claimGateSkips bounds how many candidates one claim transaction may
+// mark blocked by their budget or quota before committing; the claim then
+// goes on in a fresh transaction, so the writer is never held long.
+const claimGateSkips = 64
+
 // claimRepollInterval bounds how long a waiting Claim sleeps between
 // attempts when no in-process wake-up arrives (work may come from another
 // process, or a delay may fall due).
@@ -26,8 +31,10 @@ const claimRepollInterval = 250 * time.Millisecond
 // id), creating or re-leasing its current attempt (HandleFresh). A
 // lease-expired execution of the lane is taken over as a reclaim (new
 // attempt, HandleReclaimed; past the reclaim cap it fails terminally
-// instead). Returns (nil, nil) when nothing is claimable after waiting up
-// to policy.MaxWait.
+// instead). Executions with a hard-breached budget (see BudgetStatus) or a
+// full quota are skipped and marked blocked (public state rate_limited).
+// Returns (nil, nil) when nothing is claimable after waiting up to
+// policy.MaxWait.
 func (b *SQLiteBackend) Claim(ctx context.Context, lane LaneID, caps CapabilitySet, policy ClaimPolicy) (*Handle, error) {
 	db, err := b.live("claim")
 	if err != nil {
@@ -59,9 +66,15 @@ func (b *SQLiteBackend) Claim(ctx context.Context, lane LaneID, caps CapabilityS
 		// Subscribe to the wake-up before looking, so a commit between the
 		// look and the wait is not missed.
 		woken := db.notify.wait(topicClaimable)
-		h, err := db.claimOnce(ctx, lane, string(capsJSON), policy)
-		if err != nil || h != nil || policy.MaxWait <= 0 {
+		h, more, err := db.claimOnce(ctx, lane, string(capsJSON), policy)
+		if err != nil || h != nil {
 			return h, err
+		}
+		if more {
+			continue // the gate blocked a full batch: look again at once
+		}
+		if policy.MaxWait <= 0 {
+			return nil, nil
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
@@ -97,11 +110,12 @@ func (db *database) untilNextDue(ctx context.Context, lane LaneID) time.Duration
 	return min(max(time.Duration(due-nowMS(db.clock))*time.Millisecond, time.Millisecond), claimRepollInterval)
 }
 
-// claimOnce is one claim transaction.
-func (db *database) claimOnce(ctx context.Context, lane LaneID, capsJSON string, policy ClaimPolicy) (*Handle, error) {
-	var handle *Handle
-	err := db.write(ctx, func(w *writeTx) error {
-		handle = nil
+// claimOnce is one claim transaction. more reports that it stopped after
+// blocking claimGateSkips gated candidates, with others possibly left.
+func (db *database) claimOnce(ctx context.Context, lane LaneID, capsJSON string, policy ClaimPolicy) (handle *Handle, more bool, err error) {
+	err = db.write(ctx, func(w *writeTx) error {
+		handle, more = nil, false
+		skips := 0
 		ps := string(derivePublicState(PhaseRunnable, EligibilityEligibleNow, OutcomeNone, ""))
 		if _, err := w.q.PromoteDueInLane(ctx, dbgen.PromoteDueInLaneParams{
 			PublicState: ps, NowMs: w.now, LaneID: string(lane), Batch: promoteBatch,
@@ -122,6 +136,19 @@ func (db *database) claimOnce(ctx context.Context, lane LaneID, capsJSON string,
 				return err
 			}
 			if !reclaim {
+				// Budgets and quotas gate new work only: a reclaim continues
+				// an execution that was already admitted (decision 16).
+				blocked, err := w.gateClaim(ctx, pick)
+				if err != nil {
+					return err
+				}
+				if blocked {
+					if skips++; skips >= claimGateSkips {
+						more = true
+						return nil
+					}
+					continue
+				}
 				handle, err = w.leaseExecution(ctx, pick, specFromPolicy(policy), HandleFresh)
 				return err
 			}
@@ -138,9 +165,9 @@ func (db *database) claimOnce(ctx context.Context, lane LaneID, capsJSON string,
 		}
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return handle, nil
+	return handle, more, nil
 }
 
 // betterCandidate loads the two candidates (either id may be empty) and

@@ -84,6 +84,10 @@ func (b *SQLiteBackend) CreateExecution(ctx context.Context, args CreateExecutio
 	if args.Policy != nil && args.Policy.DedupWindow < 0 {
 		return CreateExecutionResult{}, errInvalidInput("policy.dedup_window: negative duration")
 	}
+	gates, err := gatesFromPolicy(args.Policy)
+	if err != nil {
+		return CreateExecutionResult{}, err
+	}
 	tags := args.Tags
 	if tags == nil {
 		tags = map[string]string{}
@@ -187,6 +191,9 @@ func (b *SQLiteBackend) CreateExecution(ctx context.Context, args CreateExecutio
 			if err := w.q.InsertCapability(ctx, dbgen.InsertCapabilityParams{ExecutionID: string(args.ExecutionID), Capability: c}); err != nil {
 				return err
 			}
+		}
+		if err := w.storeGates(ctx, string(args.ExecutionID), gates); err != nil {
+			return err
 		}
 		if state == PublicStateWaiting {
 			w.wake(topicClaimable)

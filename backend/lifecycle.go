@@ -22,6 +22,9 @@ var supportedFeatures = Supports{
 	ReadExecutionState: true,
 	ReadExecutionInfo:  true,
 	GetExecutionResult: true,
+	// Budgets and quotas (budget_ops.go, quota.go).
+	BudgetAdmin: true,
+	QuotaAdmin:  true,
 	// Flows (flow_ops.go): cancellation is synchronous, so every wait
 	// mode is served.
 	CancelFlowHeader:         true,
@@ -101,6 +104,7 @@ func (db *database) installScanners(cfg scanners.Config, r scanners.Runner) bool
 		return false
 	}
 	db.scannerSet = true
+	db.scannerCfg = &cfg
 	db.supervisor = scanners.Start(cfg, r, db.log)
 	return true
 }

@@ -62,6 +62,7 @@ type database struct {
 	scannerMu  sync.Mutex
 	scannerSet bool
 	supervisor *scanners.Supervisor
+	scannerCfg *scanners.Config // the installed supervisor's (scanner_settings.go)
 }
 
 // backendRegistry maps a registry key to its open database (spec 01 §1.4).

@@ -23,6 +23,15 @@ var reconcilers = map[scanners.Job]func(ctx context.Context, db *database) (scan
 	scanners.JobDependencyReconciler: reconcileDependencies,
 	scanners.JobEdgeCancelDispatcher: dispatchEdgeCancels,
 	scanners.JobEdgeCancelReconciler: reconcileEdgeCancels,
+	// Budgets, quotas, timeouts and retention (budget_ops.go, quota.go,
+	// unblock.go, timeouts.go, retention.go). The usage-dedup purge runs
+	// in the budget_reset tick.
+	scanners.JobBudgetReset:       resetDueBudgets,
+	scanners.JobQuotaReconciler:   reconcileQuotas,
+	scanners.JobUnblock:           unblockExecutions,
+	scanners.JobAttemptTimeout:    timeOutAttempts,
+	scanners.JobExecutionDeadline: expireDeadlines,
+	scanners.JobRetentionTrimmer:  trimRetention,
 }
 
 // promoteDelayed makes delayed and backing-off executions whose time has

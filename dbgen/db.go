@@ -30,6 +30,72 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adoptBufferedSignalsStmt, err = db.PrepareContext(ctx, adoptBufferedSignals); err != nil {
 		return nil, fmt.Errorf("error preparing query AdoptBufferedSignals: %w", err)
 	}
+	if q.attemptTimeoutsDueStmt, err = db.PrepareContext(ctx, attemptTimeoutsDue); err != nil {
+		return nil, fmt.Errorf("error preparing query AttemptTimeoutsDue: %w", err)
+	}
+	if q.budgetBlockedGatesStmt, err = db.PrepareContext(ctx, budgetBlockedGates); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetBlockedGates: %w", err)
+	}
+	if q.budgetBlockedOnGateStmt, err = db.PrepareContext(ctx, budgetBlockedOnGate); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetBlockedOnGate: %w", err)
+	}
+	if q.budgetBlockedUngatedStmt, err = db.PrepareContext(ctx, budgetBlockedUngated); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetBlockedUngated: %w", err)
+	}
+	if q.budgetBreachStmt, err = db.PrepareContext(ctx, budgetBreach); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetBreach: %w", err)
+	}
+	if q.budgetDedupDeleteExpiredStmt, err = db.PrepareContext(ctx, budgetDedupDeleteExpired); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetDedupDeleteExpired: %w", err)
+	}
+	if q.budgetDedupExpiredStmt, err = db.PrepareContext(ctx, budgetDedupExpired); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetDedupExpired: %w", err)
+	}
+	if q.budgetDedupGetStmt, err = db.PrepareContext(ctx, budgetDedupGet); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetDedupGet: %w", err)
+	}
+	if q.budgetDedupPutStmt, err = db.PrepareContext(ctx, budgetDedupPut); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetDedupPut: %w", err)
+	}
+	if q.budgetDueResetsStmt, err = db.PrepareContext(ctx, budgetDueResets); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetDueResets: %w", err)
+	}
+	if q.budgetEnsureUsageStmt, err = db.PrepareContext(ctx, budgetEnsureUsage); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetEnsureUsage: %w", err)
+	}
+	if q.budgetGetPolicyStmt, err = db.PrepareContext(ctx, budgetGetPolicy); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetGetPolicy: %w", err)
+	}
+	if q.budgetInsertPolicyStmt, err = db.PrepareContext(ctx, budgetInsertPolicy); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetInsertPolicy: %w", err)
+	}
+	if q.budgetLedgerAddStmt, err = db.PrepareContext(ctx, budgetLedgerAdd); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetLedgerAdd: %w", err)
+	}
+	if q.budgetListLimitsStmt, err = db.PrepareContext(ctx, budgetListLimits); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetListLimits: %w", err)
+	}
+	if q.budgetListUsageStmt, err = db.PrepareContext(ctx, budgetListUsage); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetListUsage: %w", err)
+	}
+	if q.budgetPutLimitStmt, err = db.PrepareContext(ctx, budgetPutLimit); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetPutLimit: %w", err)
+	}
+	if q.budgetRecordHardBreachStmt, err = db.PrepareContext(ctx, budgetRecordHardBreach); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetRecordHardBreach: %w", err)
+	}
+	if q.budgetRecordSoftBreachStmt, err = db.PrepareContext(ctx, budgetRecordSoftBreach); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetRecordSoftBreach: %w", err)
+	}
+	if q.budgetResetPolicyStmt, err = db.PrepareContext(ctx, budgetResetPolicy); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetResetPolicy: %w", err)
+	}
+	if q.budgetResetUsageStmt, err = db.PrepareContext(ctx, budgetResetUsage); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetResetUsage: %w", err)
+	}
+	if q.budgetSetUsageStmt, err = db.PrepareContext(ctx, budgetSetUsage); err != nil {
+		return nil, fmt.Errorf("error preparing query BudgetSetUsage: %w", err)
+	}
 	if q.cancelBacklogDeleteIfEmptyStmt, err = db.PrepareContext(ctx, cancelBacklogDeleteIfEmpty); err != nil {
 		return nil, fmt.Errorf("error preparing query CancelBacklogDeleteIfEmpty: %w", err)
 	}
@@ -152,6 +218,21 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.escalateSuspensionStmt, err = db.PrepareContext(ctx, escalateSuspension); err != nil {
 		return nil, fmt.Errorf("error preparing query EscalateSuspension: %w", err)
+	}
+	if q.execAddBudgetStmt, err = db.PrepareContext(ctx, execAddBudget); err != nil {
+		return nil, fmt.Errorf("error preparing query ExecAddBudget: %w", err)
+	}
+	if q.execBreachedBudgetStmt, err = db.PrepareContext(ctx, execBreachedBudget); err != nil {
+		return nil, fmt.Errorf("error preparing query ExecBreachedBudget: %w", err)
+	}
+	if q.execSetBlockedGateStmt, err = db.PrepareContext(ctx, execSetBlockedGate); err != nil {
+		return nil, fmt.Errorf("error preparing query ExecSetBlockedGate: %w", err)
+	}
+	if q.execSetGatesStmt, err = db.PrepareContext(ctx, execSetGates); err != nil {
+		return nil, fmt.Errorf("error preparing query ExecSetGates: %w", err)
+	}
+	if q.executionDeadlinesDueStmt, err = db.PrepareContext(ctx, executionDeadlinesDue); err != nil {
+		return nil, fmt.Errorf("error preparing query ExecutionDeadlinesDue: %w", err)
 	}
 	if q.executionSetPayloadStmt, err = db.PrepareContext(ctx, executionSetPayload); err != nil {
 		return nil, fmt.Errorf("error preparing query ExecutionSetPayload: %w", err)
@@ -309,8 +390,188 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.putAttemptStmt, err = db.PrepareContext(ctx, putAttempt); err != nil {
 		return nil, fmt.Errorf("error preparing query PutAttempt: %w", err)
 	}
+	if q.quotaAddWindowStmt, err = db.PrepareContext(ctx, quotaAddWindow); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaAddWindow: %w", err)
+	}
+	if q.quotaAdmittedUntilStmt, err = db.PrepareContext(ctx, quotaAdmittedUntil); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaAdmittedUntil: %w", err)
+	}
+	if q.quotaBlockedGatesStmt, err = db.PrepareContext(ctx, quotaBlockedGates); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaBlockedGates: %w", err)
+	}
+	if q.quotaBlockedOnGateStmt, err = db.PrepareContext(ctx, quotaBlockedOnGate); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaBlockedOnGate: %w", err)
+	}
+	if q.quotaBlockedUngatedStmt, err = db.PrepareContext(ctx, quotaBlockedUngated); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaBlockedUngated: %w", err)
+	}
+	if q.quotaCountActiveStmt, err = db.PrepareContext(ctx, quotaCountActive); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaCountActive: %w", err)
+	}
+	if q.quotaCountAdmittedStmt, err = db.PrepareContext(ctx, quotaCountAdmitted); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaCountAdmitted: %w", err)
+	}
+	if q.quotaCountClaimableStmt, err = db.PrepareContext(ctx, quotaCountClaimable); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaCountClaimable: %w", err)
+	}
+	if q.quotaDeleteAdmittedStmt, err = db.PrepareContext(ctx, quotaDeleteAdmitted); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaDeleteAdmitted: %w", err)
+	}
+	if q.quotaExpiredAdmissionsStmt, err = db.PrepareContext(ctx, quotaExpiredAdmissions); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaExpiredAdmissions: %w", err)
+	}
+	if q.quotaGetPolicyStmt, err = db.PrepareContext(ctx, quotaGetPolicy); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaGetPolicy: %w", err)
+	}
+	if q.quotaIncrConcurrencyStmt, err = db.PrepareContext(ctx, quotaIncrConcurrency); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaIncrConcurrency: %w", err)
+	}
+	if q.quotaInsertCounterOnlyStmt, err = db.PrepareContext(ctx, quotaInsertCounterOnly); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaInsertCounterOnly: %w", err)
+	}
+	if q.quotaInsertPolicyStmt, err = db.PrepareContext(ctx, quotaInsertPolicy); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaInsertPolicy: %w", err)
+	}
+	if q.quotaListPoliciesStmt, err = db.PrepareContext(ctx, quotaListPolicies); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaListPolicies: %w", err)
+	}
+	if q.quotaOrphanWindowPoliciesStmt, err = db.PrepareContext(ctx, quotaOrphanWindowPolicies); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaOrphanWindowPolicies: %w", err)
+	}
+	if q.quotaPutAdmittedStmt, err = db.PrepareContext(ctx, quotaPutAdmitted); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaPutAdmitted: %w", err)
+	}
+	if q.quotaSetConcurrencyStmt, err = db.PrepareContext(ctx, quotaSetConcurrency); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaSetConcurrency: %w", err)
+	}
+	if q.quotaTrimWindowStmt, err = db.PrepareContext(ctx, quotaTrimWindow); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaTrimWindow: %w", err)
+	}
+	if q.quotaWindowStatsStmt, err = db.PrepareContext(ctx, quotaWindowStats); err != nil {
+		return nil, fmt.Errorf("error preparing query QuotaWindowStats: %w", err)
+	}
 	if q.registerLaneStmt, err = db.PrepareContext(ctx, registerLane); err != nil {
 		return nil, fmt.Errorf("error preparing query RegisterLane: %w", err)
+	}
+	if q.retentionCandidatesStmt, err = db.PrepareContext(ctx, retentionCandidates); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionCandidates: %w", err)
+	}
+	if q.retentionDeleteAttemptsStmt, err = db.PrepareContext(ctx, retentionDeleteAttempts); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteAttempts: %w", err)
+	}
+	if q.retentionDeleteBacklogMemberStmt, err = db.PrepareContext(ctx, retentionDeleteBacklogMember); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteBacklogMember: %w", err)
+	}
+	if q.retentionDeleteCapabilitiesStmt, err = db.PrepareContext(ctx, retentionDeleteCapabilities); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteCapabilities: %w", err)
+	}
+	if q.retentionDeleteCompletionEventsStmt, err = db.PrepareContext(ctx, retentionDeleteCompletionEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteCompletionEvents: %w", err)
+	}
+	if q.retentionDeleteEdgesFromStmt, err = db.PrepareContext(ctx, retentionDeleteEdgesFrom); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteEdgesFrom: %w", err)
+	}
+	if q.retentionDeleteEdgesToStmt, err = db.PrepareContext(ctx, retentionDeleteEdgesTo); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteEdgesTo: %w", err)
+	}
+	if q.retentionDeleteExecStmt, err = db.PrepareContext(ctx, retentionDeleteExec); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteExec: %w", err)
+	}
+	if q.retentionDeleteExecBudgetsStmt, err = db.PrepareContext(ctx, retentionDeleteExecBudgets); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteExecBudgets: %w", err)
+	}
+	if q.retentionDeleteFlowStmt, err = db.PrepareContext(ctx, retentionDeleteFlow); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteFlow: %w", err)
+	}
+	if q.retentionDeleteFlowBacklogStmt, err = db.PrepareContext(ctx, retentionDeleteFlowBacklog); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteFlowBacklog: %w", err)
+	}
+	if q.retentionDeleteFlowBacklogMembersStmt, err = db.PrepareContext(ctx, retentionDeleteFlowBacklogMembers); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteFlowBacklogMembers: %w", err)
+	}
+	if q.retentionDeleteFlowCancelDispatchStmt, err = db.PrepareContext(ctx, retentionDeleteFlowCancelDispatch); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteFlowCancelDispatch: %w", err)
+	}
+	if q.retentionDeleteFlowGroupsStmt, err = db.PrepareContext(ctx, retentionDeleteFlowGroups); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteFlowGroups: %w", err)
+	}
+	if q.retentionDeleteFlowPendingCancelsStmt, err = db.PrepareContext(ctx, retentionDeleteFlowPendingCancels); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteFlowPendingCancels: %w", err)
+	}
+	if q.retentionDeleteGrantsStmt, err = db.PrepareContext(ctx, retentionDeleteGrants); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteGrants: %w", err)
+	}
+	if q.retentionDeleteLeaseEventsStmt, err = db.PrepareContext(ctx, retentionDeleteLeaseEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteLeaseEvents: %w", err)
+	}
+	if q.retentionDeleteLedgerStmt, err = db.PrepareContext(ctx, retentionDeleteLedger); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteLedger: %w", err)
+	}
+	if q.retentionDeleteMemberCancelDispatchStmt, err = db.PrepareContext(ctx, retentionDeleteMemberCancelDispatch); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteMemberCancelDispatch: %w", err)
+	}
+	if q.retentionDeleteMemberGroupStmt, err = db.PrepareContext(ctx, retentionDeleteMemberGroup); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteMemberGroup: %w", err)
+	}
+	if q.retentionDeleteMemberPendingCancelStmt, err = db.PrepareContext(ctx, retentionDeleteMemberPendingCancel); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteMemberPendingCancel: %w", err)
+	}
+	if q.retentionDeleteOperatorEventsStmt, err = db.PrepareContext(ctx, retentionDeleteOperatorEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteOperatorEvents: %w", err)
+	}
+	if q.retentionDeleteQuotaAdmittedStmt, err = db.PrepareContext(ctx, retentionDeleteQuotaAdmitted); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteQuotaAdmitted: %w", err)
+	}
+	if q.retentionDeleteQuotaWindowStmt, err = db.PrepareContext(ctx, retentionDeleteQuotaWindow); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteQuotaWindow: %w", err)
+	}
+	if q.retentionDeleteSignalEventsStmt, err = db.PrepareContext(ctx, retentionDeleteSignalEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteSignalEvents: %w", err)
+	}
+	if q.retentionDeleteSignalsStmt, err = db.PrepareContext(ctx, retentionDeleteSignals); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteSignals: %w", err)
+	}
+	if q.retentionDeleteStreamFramesStmt, err = db.PrepareContext(ctx, retentionDeleteStreamFrames); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteStreamFrames: %w", err)
+	}
+	if q.retentionDeleteStreamMetaStmt, err = db.PrepareContext(ctx, retentionDeleteStreamMeta); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteStreamMeta: %w", err)
+	}
+	if q.retentionDeleteStreamSummariesStmt, err = db.PrepareContext(ctx, retentionDeleteStreamSummaries); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteStreamSummaries: %w", err)
+	}
+	if q.retentionDeleteSuspendDedupStmt, err = db.PrepareContext(ctx, retentionDeleteSuspendDedup); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteSuspendDedup: %w", err)
+	}
+	if q.retentionDeleteSuspensionStmt, err = db.PrepareContext(ctx, retentionDeleteSuspension); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteSuspension: %w", err)
+	}
+	if q.retentionDeleteWaitpointsStmt, err = db.PrepareContext(ctx, retentionDeleteWaitpoints); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteWaitpoints: %w", err)
+	}
+	if q.retentionFlowBusyStmt, err = db.PrepareContext(ctx, retentionFlowBusy); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionFlowBusy: %w", err)
+	}
+	if q.retentionFlowHasMembersStmt, err = db.PrepareContext(ctx, retentionFlowHasMembers); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionFlowHasMembers: %w", err)
+	}
+	if q.retentionGetExecStmt, err = db.PrepareContext(ctx, retentionGetExec); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionGetExec: %w", err)
+	}
+	if q.retentionTrimCompletionEventsStmt, err = db.PrepareContext(ctx, retentionTrimCompletionEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionTrimCompletionEvents: %w", err)
+	}
+	if q.retentionTrimGrantsStmt, err = db.PrepareContext(ctx, retentionTrimGrants); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionTrimGrants: %w", err)
+	}
+	if q.retentionTrimLeaseEventsStmt, err = db.PrepareContext(ctx, retentionTrimLeaseEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionTrimLeaseEvents: %w", err)
+	}
+	if q.retentionTrimOperatorEventsStmt, err = db.PrepareContext(ctx, retentionTrimOperatorEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionTrimOperatorEvents: %w", err)
+	}
+	if q.retentionTrimSignalEventsStmt, err = db.PrepareContext(ctx, retentionTrimSignalEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionTrimSignalEvents: %w", err)
 	}
 	if q.saveExecutionStmt, err = db.PrepareContext(ctx, saveExecution); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveExecution: %w", err)
@@ -367,6 +628,116 @@ func (q *Queries) Close() error {
 	if q.adoptBufferedSignalsStmt != nil {
 		if cerr := q.adoptBufferedSignalsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adoptBufferedSignalsStmt: %w", cerr)
+		}
+	}
+	if q.attemptTimeoutsDueStmt != nil {
+		if cerr := q.attemptTimeoutsDueStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing attemptTimeoutsDueStmt: %w", cerr)
+		}
+	}
+	if q.budgetBlockedGatesStmt != nil {
+		if cerr := q.budgetBlockedGatesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetBlockedGatesStmt: %w", cerr)
+		}
+	}
+	if q.budgetBlockedOnGateStmt != nil {
+		if cerr := q.budgetBlockedOnGateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetBlockedOnGateStmt: %w", cerr)
+		}
+	}
+	if q.budgetBlockedUngatedStmt != nil {
+		if cerr := q.budgetBlockedUngatedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetBlockedUngatedStmt: %w", cerr)
+		}
+	}
+	if q.budgetBreachStmt != nil {
+		if cerr := q.budgetBreachStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetBreachStmt: %w", cerr)
+		}
+	}
+	if q.budgetDedupDeleteExpiredStmt != nil {
+		if cerr := q.budgetDedupDeleteExpiredStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetDedupDeleteExpiredStmt: %w", cerr)
+		}
+	}
+	if q.budgetDedupExpiredStmt != nil {
+		if cerr := q.budgetDedupExpiredStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetDedupExpiredStmt: %w", cerr)
+		}
+	}
+	if q.budgetDedupGetStmt != nil {
+		if cerr := q.budgetDedupGetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetDedupGetStmt: %w", cerr)
+		}
+	}
+	if q.budgetDedupPutStmt != nil {
+		if cerr := q.budgetDedupPutStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetDedupPutStmt: %w", cerr)
+		}
+	}
+	if q.budgetDueResetsStmt != nil {
+		if cerr := q.budgetDueResetsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetDueResetsStmt: %w", cerr)
+		}
+	}
+	if q.budgetEnsureUsageStmt != nil {
+		if cerr := q.budgetEnsureUsageStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetEnsureUsageStmt: %w", cerr)
+		}
+	}
+	if q.budgetGetPolicyStmt != nil {
+		if cerr := q.budgetGetPolicyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetGetPolicyStmt: %w", cerr)
+		}
+	}
+	if q.budgetInsertPolicyStmt != nil {
+		if cerr := q.budgetInsertPolicyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetInsertPolicyStmt: %w", cerr)
+		}
+	}
+	if q.budgetLedgerAddStmt != nil {
+		if cerr := q.budgetLedgerAddStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetLedgerAddStmt: %w", cerr)
+		}
+	}
+	if q.budgetListLimitsStmt != nil {
+		if cerr := q.budgetListLimitsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetListLimitsStmt: %w", cerr)
+		}
+	}
+	if q.budgetListUsageStmt != nil {
+		if cerr := q.budgetListUsageStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetListUsageStmt: %w", cerr)
+		}
+	}
+	if q.budgetPutLimitStmt != nil {
+		if cerr := q.budgetPutLimitStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetPutLimitStmt: %w", cerr)
+		}
+	}
+	if q.budgetRecordHardBreachStmt != nil {
+		if cerr := q.budgetRecordHardBreachStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetRecordHardBreachStmt: %w", cerr)
+		}
+	}
+	if q.budgetRecordSoftBreachStmt != nil {
+		if cerr := q.budgetRecordSoftBreachStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetRecordSoftBreachStmt: %w", cerr)
+		}
+	}
+	if q.budgetResetPolicyStmt != nil {
+		if cerr := q.budgetResetPolicyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetResetPolicyStmt: %w", cerr)
+		}
+	}
+	if q.budgetResetUsageStmt != nil {
+		if cerr := q.budgetResetUsageStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetResetUsageStmt: %w", cerr)
+		}
+	}
+	if q.budgetSetUsageStmt != nil {
+		if cerr := q.budgetSetUsageStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing budgetSetUsageStmt: %w", cerr)
 		}
 	}
 	if q.cancelBacklogDeleteIfEmptyStmt != nil {
@@ -572,6 +943,31 @@ func (q *Queries) Close() error {
 	if q.escalateSuspensionStmt != nil {
 		if cerr := q.escalateSuspensionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing escalateSuspensionStmt: %w", cerr)
+		}
+	}
+	if q.execAddBudgetStmt != nil {
+		if cerr := q.execAddBudgetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing execAddBudgetStmt: %w", cerr)
+		}
+	}
+	if q.execBreachedBudgetStmt != nil {
+		if cerr := q.execBreachedBudgetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing execBreachedBudgetStmt: %w", cerr)
+		}
+	}
+	if q.execSetBlockedGateStmt != nil {
+		if cerr := q.execSetBlockedGateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing execSetBlockedGateStmt: %w", cerr)
+		}
+	}
+	if q.execSetGatesStmt != nil {
+		if cerr := q.execSetGatesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing execSetGatesStmt: %w", cerr)
+		}
+	}
+	if q.executionDeadlinesDueStmt != nil {
+		if cerr := q.executionDeadlinesDueStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing executionDeadlinesDueStmt: %w", cerr)
 		}
 	}
 	if q.executionSetPayloadStmt != nil {
@@ -834,9 +1230,309 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing putAttemptStmt: %w", cerr)
 		}
 	}
+	if q.quotaAddWindowStmt != nil {
+		if cerr := q.quotaAddWindowStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaAddWindowStmt: %w", cerr)
+		}
+	}
+	if q.quotaAdmittedUntilStmt != nil {
+		if cerr := q.quotaAdmittedUntilStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaAdmittedUntilStmt: %w", cerr)
+		}
+	}
+	if q.quotaBlockedGatesStmt != nil {
+		if cerr := q.quotaBlockedGatesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaBlockedGatesStmt: %w", cerr)
+		}
+	}
+	if q.quotaBlockedOnGateStmt != nil {
+		if cerr := q.quotaBlockedOnGateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaBlockedOnGateStmt: %w", cerr)
+		}
+	}
+	if q.quotaBlockedUngatedStmt != nil {
+		if cerr := q.quotaBlockedUngatedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaBlockedUngatedStmt: %w", cerr)
+		}
+	}
+	if q.quotaCountActiveStmt != nil {
+		if cerr := q.quotaCountActiveStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaCountActiveStmt: %w", cerr)
+		}
+	}
+	if q.quotaCountAdmittedStmt != nil {
+		if cerr := q.quotaCountAdmittedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaCountAdmittedStmt: %w", cerr)
+		}
+	}
+	if q.quotaCountClaimableStmt != nil {
+		if cerr := q.quotaCountClaimableStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaCountClaimableStmt: %w", cerr)
+		}
+	}
+	if q.quotaDeleteAdmittedStmt != nil {
+		if cerr := q.quotaDeleteAdmittedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaDeleteAdmittedStmt: %w", cerr)
+		}
+	}
+	if q.quotaExpiredAdmissionsStmt != nil {
+		if cerr := q.quotaExpiredAdmissionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaExpiredAdmissionsStmt: %w", cerr)
+		}
+	}
+	if q.quotaGetPolicyStmt != nil {
+		if cerr := q.quotaGetPolicyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaGetPolicyStmt: %w", cerr)
+		}
+	}
+	if q.quotaIncrConcurrencyStmt != nil {
+		if cerr := q.quotaIncrConcurrencyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaIncrConcurrencyStmt: %w", cerr)
+		}
+	}
+	if q.quotaInsertCounterOnlyStmt != nil {
+		if cerr := q.quotaInsertCounterOnlyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaInsertCounterOnlyStmt: %w", cerr)
+		}
+	}
+	if q.quotaInsertPolicyStmt != nil {
+		if cerr := q.quotaInsertPolicyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaInsertPolicyStmt: %w", cerr)
+		}
+	}
+	if q.quotaListPoliciesStmt != nil {
+		if cerr := q.quotaListPoliciesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaListPoliciesStmt: %w", cerr)
+		}
+	}
+	if q.quotaOrphanWindowPoliciesStmt != nil {
+		if cerr := q.quotaOrphanWindowPoliciesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaOrphanWindowPoliciesStmt: %w", cerr)
+		}
+	}
+	if q.quotaPutAdmittedStmt != nil {
+		if cerr := q.quotaPutAdmittedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaPutAdmittedStmt: %w", cerr)
+		}
+	}
+	if q.quotaSetConcurrencyStmt != nil {
+		if cerr := q.quotaSetConcurrencyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaSetConcurrencyStmt: %w", cerr)
+		}
+	}
+	if q.quotaTrimWindowStmt != nil {
+		if cerr := q.quotaTrimWindowStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaTrimWindowStmt: %w", cerr)
+		}
+	}
+	if q.quotaWindowStatsStmt != nil {
+		if cerr := q.quotaWindowStatsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing quotaWindowStatsStmt: %w", cerr)
+		}
+	}
 	if q.registerLaneStmt != nil {
 		if cerr := q.registerLaneStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing registerLaneStmt: %w", cerr)
+		}
+	}
+	if q.retentionCandidatesStmt != nil {
+		if cerr := q.retentionCandidatesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionCandidatesStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteAttemptsStmt != nil {
+		if cerr := q.retentionDeleteAttemptsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteAttemptsStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteBacklogMemberStmt != nil {
+		if cerr := q.retentionDeleteBacklogMemberStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteBacklogMemberStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteCapabilitiesStmt != nil {
+		if cerr := q.retentionDeleteCapabilitiesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteCapabilitiesStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteCompletionEventsStmt != nil {
+		if cerr := q.retentionDeleteCompletionEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteCompletionEventsStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteEdgesFromStmt != nil {
+		if cerr := q.retentionDeleteEdgesFromStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteEdgesFromStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteEdgesToStmt != nil {
+		if cerr := q.retentionDeleteEdgesToStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteEdgesToStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteExecStmt != nil {
+		if cerr := q.retentionDeleteExecStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteExecStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteExecBudgetsStmt != nil {
+		if cerr := q.retentionDeleteExecBudgetsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteExecBudgetsStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteFlowStmt != nil {
+		if cerr := q.retentionDeleteFlowStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteFlowStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteFlowBacklogStmt != nil {
+		if cerr := q.retentionDeleteFlowBacklogStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteFlowBacklogStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteFlowBacklogMembersStmt != nil {
+		if cerr := q.retentionDeleteFlowBacklogMembersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteFlowBacklogMembersStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteFlowCancelDispatchStmt != nil {
+		if cerr := q.retentionDeleteFlowCancelDispatchStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteFlowCancelDispatchStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteFlowGroupsStmt != nil {
+		if cerr := q.retentionDeleteFlowGroupsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteFlowGroupsStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteFlowPendingCancelsStmt != nil {
+		if cerr := q.retentionDeleteFlowPendingCancelsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteFlowPendingCancelsStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteGrantsStmt != nil {
+		if cerr := q.retentionDeleteGrantsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteGrantsStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteLeaseEventsStmt != nil {
+		if cerr := q.retentionDeleteLeaseEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteLeaseEventsStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteLedgerStmt != nil {
+		if cerr := q.retentionDeleteLedgerStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteLedgerStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteMemberCancelDispatchStmt != nil {
+		if cerr := q.retentionDeleteMemberCancelDispatchStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteMemberCancelDispatchStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteMemberGroupStmt != nil {
+		if cerr := q.retentionDeleteMemberGroupStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteMemberGroupStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteMemberPendingCancelStmt != nil {
+		if cerr := q.retentionDeleteMemberPendingCancelStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteMemberPendingCancelStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteOperatorEventsStmt != nil {
+		if cerr := q.retentionDeleteOperatorEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteOperatorEventsStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteQuotaAdmittedStmt != nil {
+		if cerr := q.retentionDeleteQuotaAdmittedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteQuotaAdmittedStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteQuotaWindowStmt != nil {
+		if cerr := q.retentionDeleteQuotaWindowStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteQuotaWindowStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteSignalEventsStmt != nil {
+		if cerr := q.retentionDeleteSignalEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteSignalEventsStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteSignalsStmt != nil {
+		if cerr := q.retentionDeleteSignalsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteSignalsStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteStreamFramesStmt != nil {
+		if cerr := q.retentionDeleteStreamFramesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteStreamFramesStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteStreamMetaStmt != nil {
+		if cerr := q.retentionDeleteStreamMetaStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteStreamMetaStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteStreamSummariesStmt != nil {
+		if cerr := q.retentionDeleteStreamSummariesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteStreamSummariesStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteSuspendDedupStmt != nil {
+		if cerr := q.retentionDeleteSuspendDedupStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteSuspendDedupStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteSuspensionStmt != nil {
+		if cerr := q.retentionDeleteSuspensionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteSuspensionStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteWaitpointsStmt != nil {
+		if cerr := q.retentionDeleteWaitpointsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteWaitpointsStmt: %w", cerr)
+		}
+	}
+	if q.retentionFlowBusyStmt != nil {
+		if cerr := q.retentionFlowBusyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionFlowBusyStmt: %w", cerr)
+		}
+	}
+	if q.retentionFlowHasMembersStmt != nil {
+		if cerr := q.retentionFlowHasMembersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionFlowHasMembersStmt: %w", cerr)
+		}
+	}
+	if q.retentionGetExecStmt != nil {
+		if cerr := q.retentionGetExecStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionGetExecStmt: %w", cerr)
+		}
+	}
+	if q.retentionTrimCompletionEventsStmt != nil {
+		if cerr := q.retentionTrimCompletionEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionTrimCompletionEventsStmt: %w", cerr)
+		}
+	}
+	if q.retentionTrimGrantsStmt != nil {
+		if cerr := q.retentionTrimGrantsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionTrimGrantsStmt: %w", cerr)
+		}
+	}
+	if q.retentionTrimLeaseEventsStmt != nil {
+		if cerr := q.retentionTrimLeaseEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionTrimLeaseEventsStmt: %w", cerr)
+		}
+	}
+	if q.retentionTrimOperatorEventsStmt != nil {
+		if cerr := q.retentionTrimOperatorEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionTrimOperatorEventsStmt: %w", cerr)
+		}
+	}
+	if q.retentionTrimSignalEventsStmt != nil {
+		if cerr := q.retentionTrimSignalEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionTrimSignalEventsStmt: %w", cerr)
 		}
 	}
 	if q.saveExecutionStmt != nil {
@@ -946,233 +1642,407 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 }
 
 type Queries struct {
-	db                                  DBTX
-	tx                                  *sql.Tx
-	activateWaitpointStmt               *sql.Stmt
-	adoptBufferedSignalsStmt            *sql.Stmt
-	cancelBacklogDeleteIfEmptyStmt      *sql.Stmt
-	cancelBacklogDueStmt                *sql.Stmt
-	cancelBacklogGetStmt                *sql.Stmt
-	cancelBacklogInsertStmt             *sql.Stmt
-	cancelBacklogMemberDeleteStmt       *sql.Stmt
-	cancelBacklogMemberIDsStmt          *sql.Stmt
-	cancelBacklogMemberInsertStmt       *sql.Stmt
-	cancelDispatchDeleteGroupStmt       *sql.Stmt
-	cancelDispatchTargetsStmt           *sql.Stmt
-	clearSuspensionTimeoutStmt          *sql.Stmt
-	closeOpenWaitpointsStmt             *sql.Stmt
-	closeWaitpointStmt                  *sql.Stmt
-	completionEventInsertDispatchedStmt *sql.Stmt
-	completionEventListAfterStmt        *sql.Stmt
-	completionEventMarkDispatchedStmt   *sql.Stmt
-	completionEventMaxIDStmt            *sql.Stmt
-	completionEventUndispatchedStmt     *sql.Stmt
-	countExecutionSignalsStmt           *sql.Stmt
-	countExecutionsStmt                 *sql.Stmt
-	deactivateHMACKeysStmt              *sql.Stmt
-	deleteExpiredGrantsStmt             *sql.Stmt
-	deleteGrantStmt                     *sql.Stmt
-	deleteGrantsStmt                    *sql.Stmt
-	dueSuspensionTimeoutsStmt           *sql.Stmt
-	edgeGetStmt                         *sql.Stmt
-	edgeGroupGetStmt                    *sql.Stmt
-	edgeGroupListByFlowStmt             *sql.Stmt
-	edgeGroupListRunningStmt            *sql.Stmt
-	edgeGroupPutStmt                    *sql.Stmt
-	edgeGroupSetPolicyStmt              *sql.Stmt
-	edgeHasIncomingStmt                 *sql.Stmt
-	edgeInsertStmt                      *sql.Stmt
-	edgeListIncomingStmt                *sql.Stmt
-	edgeListOutgoingStmt                *sql.Stmt
-	edgeListUnresolvedOutgoingStmt      *sql.Stmt
-	edgeMarkAppliedStmt                 *sql.Stmt
-	edgeReachableStmt                   *sql.Stmt
-	edgeResetImpossibleIncomingStmt     *sql.Stmt
-	edgeResolveStmt                     *sql.Stmt
-	edgeUpstreamsOfStmt                 *sql.Stmt
-	escalateSuspensionStmt              *sql.Stmt
-	executionSetPayloadStmt             *sql.Stmt
-	expireDuePendingWaitpointsStmt      *sql.Stmt
-	expiredLeasesStmt                   *sql.Stmt
-	findByIdempotencyKeyStmt            *sql.Stmt
-	findDedupedSignalStmt               *sql.Stmt
-	flowAddNodeStmt                     *sql.Stmt
-	flowBumpEdgeRevisionStmt            *sql.Stmt
-	flowCancelStmt                      *sql.Stmt
-	flowGetStmt                         *sql.Stmt
-	flowInsertStmt                      *sql.Stmt
-	flowListStmt                        *sql.Stmt
-	flowMemberIDsStmt                   *sql.Stmt
-	flowMemberIDsInFlightStmt           *sql.Stmt
-	flowMemberIDsQueuedStmt             *sql.Stmt
-	getActiveHMACKeyStmt                *sql.Stmt
-	getAttemptStmt                      *sql.Stmt
-	getExecutionStmt                    *sql.Stmt
-	getExecutionResultStmt              *sql.Stmt
-	getHMACKeyStmt                      *sql.Stmt
-	getLatestAttemptStmt                *sql.Stmt
-	getSuspendDedupStmt                 *sql.Stmt
-	getSuspensionStmt                   *sql.Stmt
-	getWaitpointStmt                    *sql.Stmt
-	insertCapabilityStmt                *sql.Stmt
-	insertCompletionEventStmt           *sql.Stmt
-	insertExecutionStmt                 *sql.Stmt
-	insertGrantStmt                     *sql.Stmt
-	insertHMACKeyStmt                   *sql.Stmt
-	insertLeaseEventStmt                *sql.Stmt
-	insertOperatorEventStmt             *sql.Stmt
-	insertSignalStmt                    *sql.Stmt
-	insertSignalEventStmt               *sql.Stmt
-	insertSuspendDedupStmt              *sql.Stmt
-	insertWaitpointStmt                 *sql.Stmt
-	leaseEventListAfterStmt             *sql.Stmt
-	leaseEventMaxIDStmt                 *sql.Stmt
-	listCapabilitiesStmt                *sql.Stmt
-	listExecutionIDsStmt                *sql.Stmt
-	listLanesStmt                       *sql.Stmt
-	listOpenWaitpointsStmt              *sql.Stmt
-	listSuspendedPageStmt               *sql.Stmt
-	newestGrantStmt                     *sql.Stmt
-	nextDueInLaneStmt                   *sql.Stmt
-	nextEligibleStmt                    *sql.Stmt
-	nextReclaimableStmt                 *sql.Stmt
-	pendingCancelGroupDeleteStmt        *sql.Stmt
-	pendingCancelGroupInsertStmt        *sql.Stmt
-	pendingCancelGroupListStmt          *sql.Stmt
-	pingStmt                            *sql.Stmt
-	promoteDueStmt                      *sql.Stmt
-	promoteDueInLaneStmt                *sql.Stmt
-	putAttemptStmt                      *sql.Stmt
-	registerLaneStmt                    *sql.Stmt
-	saveExecutionStmt                   *sql.Stmt
-	scanEligibleStmt                    *sql.Stmt
-	signalEventListAfterStmt            *sql.Stmt
-	signalEventMaxIDStmt                *sql.Stmt
-	streamFrameInsertStmt               *sql.Stmt
-	streamFrameListAfterStmt            *sql.Stmt
-	streamFrameListRangeStmt            *sql.Stmt
-	streamFrameTrimToNewestStmt         *sql.Stmt
-	streamMetaGetStmt                   *sql.Stmt
-	streamMetaPutStmt                   *sql.Stmt
-	streamSummaryGetStmt                *sql.Stmt
-	streamSummaryPutStmt                *sql.Stmt
-	suspensionSignalsStmt               *sql.Stmt
-	upsertSuspensionStmt                *sql.Stmt
+	db                                      DBTX
+	tx                                      *sql.Tx
+	activateWaitpointStmt                   *sql.Stmt
+	adoptBufferedSignalsStmt                *sql.Stmt
+	attemptTimeoutsDueStmt                  *sql.Stmt
+	budgetBlockedGatesStmt                  *sql.Stmt
+	budgetBlockedOnGateStmt                 *sql.Stmt
+	budgetBlockedUngatedStmt                *sql.Stmt
+	budgetBreachStmt                        *sql.Stmt
+	budgetDedupDeleteExpiredStmt            *sql.Stmt
+	budgetDedupExpiredStmt                  *sql.Stmt
+	budgetDedupGetStmt                      *sql.Stmt
+	budgetDedupPutStmt                      *sql.Stmt
+	budgetDueResetsStmt                     *sql.Stmt
+	budgetEnsureUsageStmt                   *sql.Stmt
+	budgetGetPolicyStmt                     *sql.Stmt
+	budgetInsertPolicyStmt                  *sql.Stmt
+	budgetLedgerAddStmt                     *sql.Stmt
+	budgetListLimitsStmt                    *sql.Stmt
+	budgetListUsageStmt                     *sql.Stmt
+	budgetPutLimitStmt                      *sql.Stmt
+	budgetRecordHardBreachStmt              *sql.Stmt
+	budgetRecordSoftBreachStmt              *sql.Stmt
+	budgetResetPolicyStmt                   *sql.Stmt
+	budgetResetUsageStmt                    *sql.Stmt
+	budgetSetUsageStmt                      *sql.Stmt
+	cancelBacklogDeleteIfEmptyStmt          *sql.Stmt
+	cancelBacklogDueStmt                    *sql.Stmt
+	cancelBacklogGetStmt                    *sql.Stmt
+	cancelBacklogInsertStmt                 *sql.Stmt
+	cancelBacklogMemberDeleteStmt           *sql.Stmt
+	cancelBacklogMemberIDsStmt              *sql.Stmt
+	cancelBacklogMemberInsertStmt           *sql.Stmt
+	cancelDispatchDeleteGroupStmt           *sql.Stmt
+	cancelDispatchTargetsStmt               *sql.Stmt
+	clearSuspensionTimeoutStmt              *sql.Stmt
+	closeOpenWaitpointsStmt                 *sql.Stmt
+	closeWaitpointStmt                      *sql.Stmt
+	completionEventInsertDispatchedStmt     *sql.Stmt
+	completionEventListAfterStmt            *sql.Stmt
+	completionEventMarkDispatchedStmt       *sql.Stmt
+	completionEventMaxIDStmt                *sql.Stmt
+	completionEventUndispatchedStmt         *sql.Stmt
+	countExecutionSignalsStmt               *sql.Stmt
+	countExecutionsStmt                     *sql.Stmt
+	deactivateHMACKeysStmt                  *sql.Stmt
+	deleteExpiredGrantsStmt                 *sql.Stmt
+	deleteGrantStmt                         *sql.Stmt
+	deleteGrantsStmt                        *sql.Stmt
+	dueSuspensionTimeoutsStmt               *sql.Stmt
+	edgeGetStmt                             *sql.Stmt
+	edgeGroupGetStmt                        *sql.Stmt
+	edgeGroupListByFlowStmt                 *sql.Stmt
+	edgeGroupListRunningStmt                *sql.Stmt
+	edgeGroupPutStmt                        *sql.Stmt
+	edgeGroupSetPolicyStmt                  *sql.Stmt
+	edgeHasIncomingStmt                     *sql.Stmt
+	edgeInsertStmt                          *sql.Stmt
+	edgeListIncomingStmt                    *sql.Stmt
+	edgeListOutgoingStmt                    *sql.Stmt
+	edgeListUnresolvedOutgoingStmt          *sql.Stmt
+	edgeMarkAppliedStmt                     *sql.Stmt
+	edgeReachableStmt                       *sql.Stmt
+	edgeResetImpossibleIncomingStmt         *sql.Stmt
+	edgeResolveStmt                         *sql.Stmt
+	edgeUpstreamsOfStmt                     *sql.Stmt
+	escalateSuspensionStmt                  *sql.Stmt
+	execAddBudgetStmt                       *sql.Stmt
+	execBreachedBudgetStmt                  *sql.Stmt
+	execSetBlockedGateStmt                  *sql.Stmt
+	execSetGatesStmt                        *sql.Stmt
+	executionDeadlinesDueStmt               *sql.Stmt
+	executionSetPayloadStmt                 *sql.Stmt
+	expireDuePendingWaitpointsStmt          *sql.Stmt
+	expiredLeasesStmt                       *sql.Stmt
+	findByIdempotencyKeyStmt                *sql.Stmt
+	findDedupedSignalStmt                   *sql.Stmt
+	flowAddNodeStmt                         *sql.Stmt
+	flowBumpEdgeRevisionStmt                *sql.Stmt
+	flowCancelStmt                          *sql.Stmt
+	flowGetStmt                             *sql.Stmt
+	flowInsertStmt                          *sql.Stmt
+	flowListStmt                            *sql.Stmt
+	flowMemberIDsStmt                       *sql.Stmt
+	flowMemberIDsInFlightStmt               *sql.Stmt
+	flowMemberIDsQueuedStmt                 *sql.Stmt
+	getActiveHMACKeyStmt                    *sql.Stmt
+	getAttemptStmt                          *sql.Stmt
+	getExecutionStmt                        *sql.Stmt
+	getExecutionResultStmt                  *sql.Stmt
+	getHMACKeyStmt                          *sql.Stmt
+	getLatestAttemptStmt                    *sql.Stmt
+	getSuspendDedupStmt                     *sql.Stmt
+	getSuspensionStmt                       *sql.Stmt
+	getWaitpointStmt                        *sql.Stmt
+	insertCapabilityStmt                    *sql.Stmt
+	insertCompletionEventStmt               *sql.Stmt
+	insertExecutionStmt                     *sql.Stmt
+	insertGrantStmt                         *sql.Stmt
+	insertHMACKeyStmt                       *sql.Stmt
+	insertLeaseEventStmt                    *sql.Stmt
+	insertOperatorEventStmt                 *sql.Stmt
+	insertSignalStmt                        *sql.Stmt
+	insertSignalEventStmt                   *sql.Stmt
+	insertSuspendDedupStmt                  *sql.Stmt
+	insertWaitpointStmt                     *sql.Stmt
+	leaseEventListAfterStmt                 *sql.Stmt
+	leaseEventMaxIDStmt                     *sql.Stmt
+	listCapabilitiesStmt                    *sql.Stmt
+	listExecutionIDsStmt                    *sql.Stmt
+	listLanesStmt                           *sql.Stmt
+	listOpenWaitpointsStmt                  *sql.Stmt
+	listSuspendedPageStmt                   *sql.Stmt
+	newestGrantStmt                         *sql.Stmt
+	nextDueInLaneStmt                       *sql.Stmt
+	nextEligibleStmt                        *sql.Stmt
+	nextReclaimableStmt                     *sql.Stmt
+	pendingCancelGroupDeleteStmt            *sql.Stmt
+	pendingCancelGroupInsertStmt            *sql.Stmt
+	pendingCancelGroupListStmt              *sql.Stmt
+	pingStmt                                *sql.Stmt
+	promoteDueStmt                          *sql.Stmt
+	promoteDueInLaneStmt                    *sql.Stmt
+	putAttemptStmt                          *sql.Stmt
+	quotaAddWindowStmt                      *sql.Stmt
+	quotaAdmittedUntilStmt                  *sql.Stmt
+	quotaBlockedGatesStmt                   *sql.Stmt
+	quotaBlockedOnGateStmt                  *sql.Stmt
+	quotaBlockedUngatedStmt                 *sql.Stmt
+	quotaCountActiveStmt                    *sql.Stmt
+	quotaCountAdmittedStmt                  *sql.Stmt
+	quotaCountClaimableStmt                 *sql.Stmt
+	quotaDeleteAdmittedStmt                 *sql.Stmt
+	quotaExpiredAdmissionsStmt              *sql.Stmt
+	quotaGetPolicyStmt                      *sql.Stmt
+	quotaIncrConcurrencyStmt                *sql.Stmt
+	quotaInsertCounterOnlyStmt              *sql.Stmt
+	quotaInsertPolicyStmt                   *sql.Stmt
+	quotaListPoliciesStmt                   *sql.Stmt
+	quotaOrphanWindowPoliciesStmt           *sql.Stmt
+	quotaPutAdmittedStmt                    *sql.Stmt
+	quotaSetConcurrencyStmt                 *sql.Stmt
+	quotaTrimWindowStmt                     *sql.Stmt
+	quotaWindowStatsStmt                    *sql.Stmt
+	registerLaneStmt                        *sql.Stmt
+	retentionCandidatesStmt                 *sql.Stmt
+	retentionDeleteAttemptsStmt             *sql.Stmt
+	retentionDeleteBacklogMemberStmt        *sql.Stmt
+	retentionDeleteCapabilitiesStmt         *sql.Stmt
+	retentionDeleteCompletionEventsStmt     *sql.Stmt
+	retentionDeleteEdgesFromStmt            *sql.Stmt
+	retentionDeleteEdgesToStmt              *sql.Stmt
+	retentionDeleteExecStmt                 *sql.Stmt
+	retentionDeleteExecBudgetsStmt          *sql.Stmt
+	retentionDeleteFlowStmt                 *sql.Stmt
+	retentionDeleteFlowBacklogStmt          *sql.Stmt
+	retentionDeleteFlowBacklogMembersStmt   *sql.Stmt
+	retentionDeleteFlowCancelDispatchStmt   *sql.Stmt
+	retentionDeleteFlowGroupsStmt           *sql.Stmt
+	retentionDeleteFlowPendingCancelsStmt   *sql.Stmt
+	retentionDeleteGrantsStmt               *sql.Stmt
+	retentionDeleteLeaseEventsStmt          *sql.Stmt
+	retentionDeleteLedgerStmt               *sql.Stmt
+	retentionDeleteMemberCancelDispatchStmt *sql.Stmt
+	retentionDeleteMemberGroupStmt          *sql.Stmt
+	retentionDeleteMemberPendingCancelStmt  *sql.Stmt
+	retentionDeleteOperatorEventsStmt       *sql.Stmt
+	retentionDeleteQuotaAdmittedStmt        *sql.Stmt
+	retentionDeleteQuotaWindowStmt          *sql.Stmt
+	retentionDeleteSignalEventsStmt         *sql.Stmt
+	retentionDeleteSignalsStmt              *sql.Stmt
+	retentionDeleteStreamFramesStmt         *sql.Stmt
+	retentionDeleteStreamMetaStmt           *sql.Stmt
+	retentionDeleteStreamSummariesStmt      *sql.Stmt
+	retentionDeleteSuspendDedupStmt         *sql.Stmt
+	retentionDeleteSuspensionStmt           *sql.Stmt
+	retentionDeleteWaitpointsStmt           *sql.Stmt
+	retentionFlowBusyStmt                   *sql.Stmt
+	retentionFlowHasMembersStmt             *sql.Stmt
+	retentionGetExecStmt                    *sql.Stmt
+	retentionTrimCompletionEventsStmt       *sql.Stmt
+	retentionTrimGrantsStmt                 *sql.Stmt
+	retentionTrimLeaseEventsStmt            *sql.Stmt
+	retentionTrimOperatorEventsStmt         *sql.Stmt
+	retentionTrimSignalEventsStmt           *sql.Stmt
+	saveExecutionStmt                       *sql.Stmt
+	scanEligibleStmt                        *sql.Stmt
+	signalEventListAfterStmt                *sql.Stmt
+	signalEventMaxIDStmt                    *sql.Stmt
+	streamFrameInsertStmt                   *sql.Stmt
+	streamFrameListAfterStmt                *sql.Stmt
+	streamFrameListRangeStmt                *sql.Stmt
+	streamFrameTrimToNewestStmt             *sql.Stmt
+	streamMetaGetStmt                       *sql.Stmt
+	streamMetaPutStmt                       *sql.Stmt
+	streamSummaryGetStmt                    *sql.Stmt
+	streamSummaryPutStmt                    *sql.Stmt
+	suspensionSignalsStmt                   *sql.Stmt
+	upsertSuspensionStmt                    *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db:                                  tx,
-		tx:                                  tx,
-		activateWaitpointStmt:               q.activateWaitpointStmt,
-		adoptBufferedSignalsStmt:            q.adoptBufferedSignalsStmt,
-		cancelBacklogDeleteIfEmptyStmt:      q.cancelBacklogDeleteIfEmptyStmt,
-		cancelBacklogDueStmt:                q.cancelBacklogDueStmt,
-		cancelBacklogGetStmt:                q.cancelBacklogGetStmt,
-		cancelBacklogInsertStmt:             q.cancelBacklogInsertStmt,
-		cancelBacklogMemberDeleteStmt:       q.cancelBacklogMemberDeleteStmt,
-		cancelBacklogMemberIDsStmt:          q.cancelBacklogMemberIDsStmt,
-		cancelBacklogMemberInsertStmt:       q.cancelBacklogMemberInsertStmt,
-		cancelDispatchDeleteGroupStmt:       q.cancelDispatchDeleteGroupStmt,
-		cancelDispatchTargetsStmt:           q.cancelDispatchTargetsStmt,
-		clearSuspensionTimeoutStmt:          q.clearSuspensionTimeoutStmt,
-		closeOpenWaitpointsStmt:             q.closeOpenWaitpointsStmt,
-		closeWaitpointStmt:                  q.closeWaitpointStmt,
-		completionEventInsertDispatchedStmt: q.completionEventInsertDispatchedStmt,
-		completionEventListAfterStmt:        q.completionEventListAfterStmt,
-		completionEventMarkDispatchedStmt:   q.completionEventMarkDispatchedStmt,
-		completionEventMaxIDStmt:            q.completionEventMaxIDStmt,
-		completionEventUndispatchedStmt:     q.completionEventUndispatchedStmt,
-		countExecutionSignalsStmt:           q.countExecutionSignalsStmt,
-		countExecutionsStmt:                 q.countExecutionsStmt,
-		deactivateHMACKeysStmt:              q.deactivateHMACKeysStmt,
-		deleteExpiredGrantsStmt:             q.deleteExpiredGrantsStmt,
-		deleteGrantStmt:                     q.deleteGrantStmt,
-		deleteGrantsStmt:                    q.deleteGrantsStmt,
-		dueSuspensionTimeoutsStmt:           q.dueSuspensionTimeoutsStmt,
-		edgeGetStmt:                         q.edgeGetStmt,
-		edgeGroupGetStmt:                    q.edgeGroupGetStmt,
-		edgeGroupListByFlowStmt:             q.edgeGroupListByFlowStmt,
-		edgeGroupListRunningStmt:            q.edgeGroupListRunningStmt,
-		edgeGroupPutStmt:                    q.edgeGroupPutStmt,
-		edgeGroupSetPolicyStmt:              q.edgeGroupSetPolicyStmt,
-		edgeHasIncomingStmt:                 q.edgeHasIncomingStmt,
-		edgeInsertStmt:                      q.edgeInsertStmt,
-		edgeListIncomingStmt:                q.edgeListIncomingStmt,
-		edgeListOutgoingStmt:                q.edgeListOutgoingStmt,
-		edgeListUnresolvedOutgoingStmt:      q.edgeListUnresolvedOutgoingStmt,
-		edgeMarkAppliedStmt:                 q.edgeMarkAppliedStmt,
-		edgeReachableStmt:                   q.edgeReachableStmt,
-		edgeResetImpossibleIncomingStmt:     q.edgeResetImpossibleIncomingStmt,
-		edgeResolveStmt:                     q.edgeResolveStmt,
-		edgeUpstreamsOfStmt:                 q.edgeUpstreamsOfStmt,
-		escalateSuspensionStmt:              q.escalateSuspensionStmt,
-		executionSetPayloadStmt:             q.executionSetPayloadStmt,
-		expireDuePendingWaitpointsStmt:      q.expireDuePendingWaitpointsStmt,
-		expiredLeasesStmt:                   q.expiredLeasesStmt,
-		findByIdempotencyKeyStmt:            q.findByIdempotencyKeyStmt,
-		findDedupedSignalStmt:               q.findDedupedSignalStmt,
-		flowAddNodeStmt:                     q.flowAddNodeStmt,
-		flowBumpEdgeRevisionStmt:            q.flowBumpEdgeRevisionStmt,
-		flowCancelStmt:                      q.flowCancelStmt,
-		flowGetStmt:                         q.flowGetStmt,
-		flowInsertStmt:                      q.flowInsertStmt,
-		flowListStmt:                        q.flowListStmt,
-		flowMemberIDsStmt:                   q.flowMemberIDsStmt,
-		flowMemberIDsInFlightStmt:           q.flowMemberIDsInFlightStmt,
-		flowMemberIDsQueuedStmt:             q.flowMemberIDsQueuedStmt,
-		getActiveHMACKeyStmt:                q.getActiveHMACKeyStmt,
-		getAttemptStmt:                      q.getAttemptStmt,
-		getExecutionStmt:                    q.getExecutionStmt,
-		getExecutionResultStmt:              q.getExecutionResultStmt,
-		getHMACKeyStmt:                      q.getHMACKeyStmt,
-		getLatestAttemptStmt:                q.getLatestAttemptStmt,
-		getSuspendDedupStmt:                 q.getSuspendDedupStmt,
-		getSuspensionStmt:                   q.getSuspensionStmt,
-		getWaitpointStmt:                    q.getWaitpointStmt,
-		insertCapabilityStmt:                q.insertCapabilityStmt,
-		insertCompletionEventStmt:           q.insertCompletionEventStmt,
-		insertExecutionStmt:                 q.insertExecutionStmt,
-		insertGrantStmt:                     q.insertGrantStmt,
-		insertHMACKeyStmt:                   q.insertHMACKeyStmt,
-		insertLeaseEventStmt:                q.insertLeaseEventStmt,
-		insertOperatorEventStmt:             q.insertOperatorEventStmt,
-		insertSignalStmt:                    q.insertSignalStmt,
-		insertSignalEventStmt:               q.insertSignalEventStmt,
-		insertSuspendDedupStmt:              q.insertSuspendDedupStmt,
-		insertWaitpointStmt:                 q.insertWaitpointStmt,
-		leaseEventListAfterStmt:             q.leaseEventListAfterStmt,
-		leaseEventMaxIDStmt:                 q.leaseEventMaxIDStmt,
-		listCapabilitiesStmt:                q.listCapabilitiesStmt,
-		listExecutionIDsStmt:                q.listExecutionIDsStmt,
-		listLanesStmt:                       q.listLanesStmt,
-		listOpenWaitpointsStmt:              q.listOpenWaitpointsStmt,
-		listSuspendedPageStmt:               q.listSuspendedPageStmt,
-		newestGrantStmt:                     q.newestGrantStmt,
-		nextDueInLaneStmt:                   q.nextDueInLaneStmt,
-		nextEligibleStmt:                    q.nextEligibleStmt,
-		nextReclaimableStmt:                 q.nextReclaimableStmt,
-		pendingCancelGroupDeleteStmt:        q.pendingCancelGroupDeleteStmt,
-		pendingCancelGroupInsertStmt:        q.pendingCancelGroupInsertStmt,
-		pendingCancelGroupListStmt:          q.pendingCancelGroupListStmt,
-		pingStmt:                            q.pingStmt,
-		promoteDueStmt:                      q.promoteDueStmt,
-		promoteDueInLaneStmt:                q.promoteDueInLaneStmt,
-		putAttemptStmt:                      q.putAttemptStmt,
-		registerLaneStmt:                    q.registerLaneStmt,
-		saveExecutionStmt:                   q.saveExecutionStmt,
-		scanEligibleStmt:                    q.scanEligibleStmt,
-		signalEventListAfterStmt:            q.signalEventListAfterStmt,
-		signalEventMaxIDStmt:                q.signalEventMaxIDStmt,
-		streamFrameInsertStmt:               q.streamFrameInsertStmt,
-		streamFrameListAfterStmt:            q.streamFrameListAfterStmt,
-		streamFrameListRangeStmt:            q.streamFrameListRangeStmt,
-		streamFrameTrimToNewestStmt:         q.streamFrameTrimToNewestStmt,
-		streamMetaGetStmt:                   q.streamMetaGetStmt,
-		streamMetaPutStmt:                   q.streamMetaPutStmt,
-		streamSummaryGetStmt:                q.streamSummaryGetStmt,
-		streamSummaryPutStmt:                q.streamSummaryPutStmt,
-		suspensionSignalsStmt:               q.suspensionSignalsStmt,
-		upsertSuspensionStmt:                q.upsertSuspensionStmt,
+		db:                                      tx,
+		tx:                                      tx,
+		activateWaitpointStmt:                   q.activateWaitpointStmt,
+		adoptBufferedSignalsStmt:                q.adoptBufferedSignalsStmt,
+		attemptTimeoutsDueStmt:                  q.attemptTimeoutsDueStmt,
+		budgetBlockedGatesStmt:                  q.budgetBlockedGatesStmt,
+		budgetBlockedOnGateStmt:                 q.budgetBlockedOnGateStmt,
+		budgetBlockedUngatedStmt:                q.budgetBlockedUngatedStmt,
+		budgetBreachStmt:                        q.budgetBreachStmt,
+		budgetDedupDeleteExpiredStmt:            q.budgetDedupDeleteExpiredStmt,
+		budgetDedupExpiredStmt:                  q.budgetDedupExpiredStmt,
+		budgetDedupGetStmt:                      q.budgetDedupGetStmt,
+		budgetDedupPutStmt:                      q.budgetDedupPutStmt,
+		budgetDueResetsStmt:                     q.budgetDueResetsStmt,
+		budgetEnsureUsageStmt:                   q.budgetEnsureUsageStmt,
+		budgetGetPolicyStmt:                     q.budgetGetPolicyStmt,
+		budgetInsertPolicyStmt:                  q.budgetInsertPolicyStmt,
+		budgetLedgerAddStmt:                     q.budgetLedgerAddStmt,
+		budgetListLimitsStmt:                    q.budgetListLimitsStmt,
+		budgetListUsageStmt:                     q.budgetListUsageStmt,
+		budgetPutLimitStmt:                      q.budgetPutLimitStmt,
+		budgetRecordHardBreachStmt:              q.budgetRecordHardBreachStmt,
+		budgetRecordSoftBreachStmt:              q.budgetRecordSoftBreachStmt,
+		budgetResetPolicyStmt:                   q.budgetResetPolicyStmt,
+		budgetResetUsageStmt:                    q.budgetResetUsageStmt,
+		budgetSetUsageStmt:                      q.budgetSetUsageStmt,
+		cancelBacklogDeleteIfEmptyStmt:          q.cancelBacklogDeleteIfEmptyStmt,
+		cancelBacklogDueStmt:                    q.cancelBacklogDueStmt,
+		cancelBacklogGetStmt:                    q.cancelBacklogGetStmt,
+		cancelBacklogInsertStmt:                 q.cancelBacklogInsertStmt,
+		cancelBacklogMemberDeleteStmt:           q.cancelBacklogMemberDeleteStmt,
+		cancelBacklogMemberIDsStmt:              q.cancelBacklogMemberIDsStmt,
+		cancelBacklogMemberInsertStmt:           q.cancelBacklogMemberInsertStmt,
+		cancelDispatchDeleteGroupStmt:           q.cancelDispatchDeleteGroupStmt,
+		cancelDispatchTargetsStmt:               q.cancelDispatchTargetsStmt,
+		clearSuspensionTimeoutStmt:              q.clearSuspensionTimeoutStmt,
+		closeOpenWaitpointsStmt:                 q.closeOpenWaitpointsStmt,
+		closeWaitpointStmt:                      q.closeWaitpointStmt,
+		completionEventInsertDispatchedStmt:     q.completionEventInsertDispatchedStmt,
+		completionEventListAfterStmt:            q.completionEventListAfterStmt,
+		completionEventMarkDispatchedStmt:       q.completionEventMarkDispatchedStmt,
+		completionEventMaxIDStmt:                q.completionEventMaxIDStmt,
+		completionEventUndispatchedStmt:         q.completionEventUndispatchedStmt,
+		countExecutionSignalsStmt:               q.countExecutionSignalsStmt,
+		countExecutionsStmt:                     q.countExecutionsStmt,
+		deactivateHMACKeysStmt:                  q.deactivateHMACKeysStmt,
+		deleteExpiredGrantsStmt:                 q.deleteExpiredGrantsStmt,
+		deleteGrantStmt:                         q.deleteGrantStmt,
+		deleteGrantsStmt:                        q.deleteGrantsStmt,
+		dueSuspensionTimeoutsStmt:               q.dueSuspensionTimeoutsStmt,
+		edgeGetStmt:                             q.edgeGetStmt,
+		edgeGroupGetStmt:                        q.edgeGroupGetStmt,
+		edgeGroupListByFlowStmt:                 q.edgeGroupListByFlowStmt,
+		edgeGroupListRunningStmt:                q.edgeGroupListRunningStmt,
+		edgeGroupPutStmt:                        q.edgeGroupPutStmt,
+		edgeGroupSetPolicyStmt:                  q.edgeGroupSetPolicyStmt,
+		edgeHasIncomingStmt:                     q.edgeHasIncomingStmt,
+		edgeInsertStmt:                          q.edgeInsertStmt,
+		edgeListIncomingStmt:                    q.edgeListIncomingStmt,
+		edgeListOutgoingStmt:                    q.edgeListOutgoingStmt,
+		edgeListUnresolvedOutgoingStmt:          q.edgeListUnresolvedOutgoingStmt,
+		edgeMarkAppliedStmt:                     q.edgeMarkAppliedStmt,
+		edgeReachableStmt:                       q.edgeReachableStmt,
+		edgeResetImpossibleIncomingStmt:         q.edgeResetImpossibleIncomingStmt,
+		edgeResolveStmt:                         q.edgeResolveStmt,
+		edgeUpstreamsOfStmt:                     q.edgeUpstreamsOfStmt,
+		escalateSuspensionStmt:                  q.escalateSuspensionStmt,
+		execAddBudgetStmt:                       q.execAddBudgetStmt,
+		execBreachedBudgetStmt:                  q.execBreachedBudgetStmt,
+		execSetBlockedGateStmt:                  q.execSetBlockedGateStmt,
+		execSetGatesStmt:                        q.execSetGatesStmt,
+		executionDeadlinesDueStmt:               q.executionDeadlinesDueStmt,
+		executionSetPayloadStmt:                 q.executionSetPayloadStmt,
+		expireDuePendingWaitpointsStmt:          q.expireDuePendingWaitpointsStmt,
+		expiredLeasesStmt:                       q.expiredLeasesStmt,
+		findByIdempotencyKeyStmt:                q.findByIdempotencyKeyStmt,
+		findDedupedSignalStmt:                   q.findDedupedSignalStmt,
+		flowAddNodeStmt:                         q.flowAddNodeStmt,
+		flowBumpEdgeRevisionStmt:                q.flowBumpEdgeRevisionStmt,
+		flowCancelStmt:                          q.flowCancelStmt,
+		flowGetStmt:                             q.flowGetStmt,
+		flowInsertStmt:                          q.flowInsertStmt,
+		flowListStmt:                            q.flowListStmt,
+		flowMemberIDsStmt:                       q.flowMemberIDsStmt,
+		flowMemberIDsInFlightStmt:               q.flowMemberIDsInFlightStmt,
+		flowMemberIDsQueuedStmt:                 q.flowMemberIDsQueuedStmt,
+		getActiveHMACKeyStmt:                    q.getActiveHMACKeyStmt,
+		getAttemptStmt:                          q.getAttemptStmt,
+		getExecutionStmt:                        q.getExecutionStmt,
+		getExecutionResultStmt:                  q.getExecutionResultStmt,
+		getHMACKeyStmt:                          q.getHMACKeyStmt,
+		getLatestAttemptStmt:                    q.getLatestAttemptStmt,
+		getSuspendDedupStmt:                     q.getSuspendDedupStmt,
+		getSuspensionStmt:                       q.getSuspensionStmt,
+		getWaitpointStmt:                        q.getWaitpointStmt,
+		insertCapabilityStmt:                    q.insertCapabilityStmt,
+		insertCompletionEventStmt:               q.insertCompletionEventStmt,
+		insertExecutionStmt:                     q.insertExecutionStmt,
+		insertGrantStmt:                         q.insertGrantStmt,
+		insertHMACKeyStmt:                       q.insertHMACKeyStmt,
+		insertLeaseEventStmt:                    q.insertLeaseEventStmt,
+		insertOperatorEventStmt:                 q.insertOperatorEventStmt,
+		insertSignalStmt:                        q.insertSignalStmt,
+		insertSignalEventStmt:                   q.insertSignalEventStmt,
+		insertSuspendDedupStmt:                  q.insertSuspendDedupStmt,
+		insertWaitpointStmt:                     q.insertWaitpointStmt,
+		leaseEventListAfterStmt:                 q.leaseEventListAfterStmt,
+		leaseEventMaxIDStmt:                     q.leaseEventMaxIDStmt,
+		listCapabilitiesStmt:                    q.listCapabilitiesStmt,
+		listExecutionIDsStmt:                    q.listExecutionIDsStmt,
+		listLanesStmt:                           q.listLanesStmt,
+		listOpenWaitpointsStmt:                  q.listOpenWaitpointsStmt,
+		listSuspendedPageStmt:                   q.listSuspendedPageStmt,
+		newestGrantStmt:                         q.newestGrantStmt,
+		nextDueInLaneStmt:                       q.nextDueInLaneStmt,
+		nextEligibleStmt:                        q.nextEligibleStmt,
+		nextReclaimableStmt:                     q.nextReclaimableStmt,
+		pendingCancelGroupDeleteStmt:            q.pendingCancelGroupDeleteStmt,
+		pendingCancelGroupInsertStmt:            q.pendingCancelGroupInsertStmt,
+		pendingCancelGroupListStmt:              q.pendingCancelGroupListStmt,
+		pingStmt:                                q.pingStmt,
+		promoteDueStmt:                          q.promoteDueStmt,
+		promoteDueInLaneStmt:                    q.promoteDueInLaneStmt,
+		putAttemptStmt:                          q.putAttemptStmt,
+		quotaAddWindowStmt:                      q.quotaAddWindowStmt,
+		quotaAdmittedUntilStmt:                  q.quotaAdmittedUntilStmt,
+		quotaBlockedGatesStmt:                   q.quotaBlockedGatesStmt,
+		quotaBlockedOnGateStmt:                  q.quotaBlockedOnGateStmt,
+		quotaBlockedUngatedStmt:                 q.quotaBlockedUngatedStmt,
+		quotaCountActiveStmt:                    q.quotaCountActiveStmt,
+		quotaCountAdmittedStmt:                  q.quotaCountAdmittedStmt,
+		quotaCountClaimableStmt:                 q.quotaCountClaimableStmt,
+		quotaDeleteAdmittedStmt:                 q.quotaDeleteAdmittedStmt,
+		quotaExpiredAdmissionsStmt:              q.quotaExpiredAdmissionsStmt,
+		quotaGetPolicyStmt:                      q.quotaGetPolicyStmt,
+		quotaIncrConcurrencyStmt:                q.quotaIncrConcurrencyStmt,
+		quotaInsertCounterOnlyStmt:              q.quotaInsertCounterOnlyStmt,
+		quotaInsertPolicyStmt:                   q.quotaInsertPolicyStmt,
+		quotaListPoliciesStmt:                   q.quotaListPoliciesStmt,
+		quotaOrphanWindowPoliciesStmt:           q.quotaOrphanWindowPoliciesStmt,
+		quotaPutAdmittedStmt:                    q.quotaPutAdmittedStmt,
+		quotaSetConcurrencyStmt:                 q.quotaSetConcurrencyStmt,
+		quotaTrimWindowStmt:                     q.quotaTrimWindowStmt,
+		quotaWindowStatsStmt:                    q.quotaWindowStatsStmt,
+		registerLaneStmt:                        q.registerLaneStmt,
+		retentionCandidatesStmt:                 q.retentionCandidatesStmt,
+		retentionDeleteAttemptsStmt:             q.retentionDeleteAttemptsStmt,
+		retentionDeleteBacklogMemberStmt:        q.retentionDeleteBacklogMemberStmt,
+		retentionDeleteCapabilitiesStmt:         q.retentionDeleteCapabilitiesStmt,
+		retentionDeleteCompletionEventsStmt:     q.retentionDeleteCompletionEventsStmt,
+		retentionDeleteEdgesFromStmt:            q.retentionDeleteEdgesFromStmt,
+		retentionDeleteEdgesToStmt:              q.retentionDeleteEdgesToStmt,
+		retentionDeleteExecStmt:                 q.retentionDeleteExecStmt,
+		retentionDeleteExecBudgetsStmt:          q.retentionDeleteExecBudgetsStmt,
+		retentionDeleteFlowStmt:                 q.retentionDeleteFlowStmt,
+		retentionDeleteFlowBacklogStmt:          q.retentionDeleteFlowBacklogStmt,
+		retentionDeleteFlowBacklogMembersStmt:   q.retentionDeleteFlowBacklogMembersStmt,
+		retentionDeleteFlowCancelDispatchStmt:   q.retentionDeleteFlowCancelDispatchStmt,
+		retentionDeleteFlowGroupsStmt:           q.retentionDeleteFlowGroupsStmt,
+		retentionDeleteFlowPendingCancelsStmt:   q.retentionDeleteFlowPendingCancelsStmt,
+		retentionDeleteGrantsStmt:               q.retentionDeleteGrantsStmt,
+		retentionDeleteLeaseEventsStmt:          q.retentionDeleteLeaseEventsStmt,
+		retentionDeleteLedgerStmt:               q.retentionDeleteLedgerStmt,
+		retentionDeleteMemberCancelDispatchStmt: q.retentionDeleteMemberCancelDispatchStmt,
+		retentionDeleteMemberGroupStmt:          q.retentionDeleteMemberGroupStmt,
+		retentionDeleteMemberPendingCancelStmt:  q.retentionDeleteMemberPendingCancelStmt,
+		retentionDeleteOperatorEventsStmt:       q.retentionDeleteOperatorEventsStmt,
+		retentionDeleteQuotaAdmittedStmt:        q.retentionDeleteQuotaAdmittedStmt,
+		retentionDeleteQuotaWindowStmt:          q.retentionDeleteQuotaWindowStmt,
+		retentionDeleteSignalEventsStmt:         q.retentionDeleteSignalEventsStmt,
+		retentionDeleteSignalsStmt:              q.retentionDeleteSignalsStmt,
+		retentionDeleteStreamFramesStmt:         q.retentionDeleteStreamFramesStmt,
+		retentionDeleteStreamMetaStmt:           q.retentionDeleteStreamMetaStmt,
+		retentionDeleteStreamSummariesStmt:      q.retentionDeleteStreamSummariesStmt,
+		retentionDeleteSuspendDedupStmt:         q.retentionDeleteSuspendDedupStmt,
+		retentionDeleteSuspensionStmt:           q.retentionDeleteSuspensionStmt,
+		retentionDeleteWaitpointsStmt:           q.retentionDeleteWaitpointsStmt,
+		retentionFlowBusyStmt:                   q.retentionFlowBusyStmt,
+		retentionFlowHasMembersStmt:             q.retentionFlowHasMembersStmt,
+		retentionGetExecStmt:                    q.retentionGetExecStmt,
+		retentionTrimCompletionEventsStmt:       q.retentionTrimCompletionEventsStmt,
+		retentionTrimGrantsStmt:                 q.retentionTrimGrantsStmt,
+		retentionTrimLeaseEventsStmt:            q.retentionTrimLeaseEventsStmt,
+		retentionTrimOperatorEventsStmt:         q.retentionTrimOperatorEventsStmt,
+		retentionTrimSignalEventsStmt:           q.retentionTrimSignalEventsStmt,
+		saveExecutionStmt:                       q.saveExecutionStmt,
+		scanEligibleStmt:                        q.scanEligibleStmt,
+		signalEventListAfterStmt:                q.signalEventListAfterStmt,
+		signalEventMaxIDStmt:                    q.signalEventMaxIDStmt,
+		streamFrameInsertStmt:                   q.streamFrameInsertStmt,
+		streamFrameListAfterStmt:                q.streamFrameListAfterStmt,
+		streamFrameListRangeStmt:                q.streamFrameListRangeStmt,
+		streamFrameTrimToNewestStmt:             q.streamFrameTrimToNewestStmt,
+		streamMetaGetStmt:                       q.streamMetaGetStmt,
+		streamMetaPutStmt:                       q.streamMetaPutStmt,
+		streamSummaryGetStmt:                    q.streamSummaryGetStmt,
+		streamSummaryPutStmt:                    q.streamSummaryPutStmt,
+		suspensionSignalsStmt:                   q.suspensionSignalsStmt,
+		upsertSuspensionStmt:                    q.upsertSuspensionStmt,
 	}
 }

@@ -51,7 +51,7 @@ func (q *Queries) FindByIdempotencyKey(ctx context.Context, arg FindByIdempotenc
 }
 
 const getExecution = `-- name: GetExecution :one
-SELECT execution_id, partition_key, flow_id, lane_id, namespace, execution_kind, creator_identity, payload, payload_encoding, tags, instance_tag, policy, priority, lifecycle_phase, ownership_state, eligibility_state, attempt_state, blocking_reason, terminal_outcome, public_state, blocking_detail, attempt_index, total_attempt_count, retry_count, replay_count, lease_reclaim_count, required_cap_count, delay_until_ms, deadline_at_ms, idempotency_key, idempotency_expires_at_ms, created_at_ms, last_mutation_at_ms, started_at_ms, terminal_at_ms, result, cancellation_reason, cancelled_by, last_failure_message, failure_category, progress_pct, progress_message FROM ff_exec_core WHERE execution_id = ?
+SELECT execution_id, partition_key, flow_id, lane_id, namespace, execution_kind, creator_identity, payload, payload_encoding, tags, instance_tag, policy, priority, lifecycle_phase, ownership_state, eligibility_state, attempt_state, blocking_reason, terminal_outcome, public_state, blocking_detail, attempt_index, total_attempt_count, retry_count, replay_count, lease_reclaim_count, required_cap_count, delay_until_ms, deadline_at_ms, idempotency_key, idempotency_expires_at_ms, created_at_ms, last_mutation_at_ms, started_at_ms, terminal_at_ms, result, cancellation_reason, cancelled_by, last_failure_message, failure_category, progress_pct, progress_message, quota_policy_id, budget_count, attempt_timeout_ms, blocked_gate FROM ff_exec_core WHERE execution_id = ?
 `
 
 func (q *Queries) GetExecution(ctx context.Context, executionID string) (FfExecCore, error) {
@@ -100,6 +100,10 @@ func (q *Queries) GetExecution(ctx context.Context, executionID string) (FfExecC
 		&i.FailureCategory,
 		&i.ProgressPct,
 		&i.ProgressMessage,
+		&i.QuotaPolicyID,
+		&i.BudgetCount,
+		&i.AttemptTimeoutMs,
+		&i.BlockedGate,
 	)
 	return i, err
 }

@@ -204,6 +204,15 @@ type FfExecCore struct {
 	FailureCategory        sql.NullString
 	ProgressPct            sql.NullInt64
 	ProgressMessage        sql.NullString
+	QuotaPolicyID          sql.NullString
+	BudgetCount            int64
+	AttemptTimeoutMs       sql.NullInt64
+	BlockedGate            sql.NullString
+}
+
+type FfExecutionBudget struct {
+	ExecutionID string
+	BudgetID    string
 }
 
 type FfExecutionCapability struct {

@@ -15,7 +15,7 @@ import (
 	"github.com/flowfabric/ffsqlite/migrations"
 )
 
-// tablesByVersion lists the tables each migration creates. Versions 3–6 are
+// tablesByVersion lists the tables each migration creates. Versions 3–7 are
 // checked exactly (a migration that adds or drops anything else fails);
 // versions 1–2 are checked as "at least these", so growing the executions
 // schema does not break this test.
@@ -38,6 +38,7 @@ var tablesByVersion = map[int64][]string{
 		"ff_budget_usage_dedup", "ff_quota_admitted", "ff_quota_policy", "ff_quota_window",
 	},
 	6: {"ff_stream_frame", "ff_stream_meta", "ff_stream_summary"},
+	7: {"ff_execution_budget"},
 }
 
 // indexesByVersion lists the named indexes of the migrations checked
@@ -62,6 +63,11 @@ var indexesByVersion = map[int64][]string{
 		"ff_quota_admitted_expires_idx", "ff_quota_window_execution_idx",
 	},
 	6: {},
+	7: {
+		"ff_exec_core_attempt_timeout_idx", "ff_exec_core_budget_blocked_idx",
+		"ff_exec_core_quota_blocked_idx", "ff_exec_core_quota_idx",
+		"ff_operator_event_execution_idx",
+	},
 }
 
 func TestMigrationsUpDownUp(t *testing.T) {

@@ -1,0 +1,74 @@
+package backend
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/flowfabric/ffsqlite/scanners"
+)
+
+// scannerSettings are the Config values a tick needs beyond its cadence:
+// the retention age and the execution filter.
+type scannerSettings struct {
+	retention time.Duration
+	filter    scanners.Filter
+}
+
+// scannerSettings returns the installed supervisor's settings, or the
+// defaults when none is installed: RunScannerOnce takes no Config, and a
+// test (or process) that installed one expects its ticks to honour it.
+func (db *database) scannerSettings() scannerSettings {
+	db.scannerMu.Lock()
+	cfg := db.scannerCfg
+	db.scannerMu.Unlock()
+	s := scannerSettings{retention: scanners.RetentionDefault}
+	if cfg == nil {
+		return s
+	}
+	if cfg.Retention > 0 {
+		s.retention = cfg.Retention
+	}
+	s.filter = cfg.Filter
+	return s
+}
+
+// filterArgs renders a Filter as the (namespace, tag_set, instance_tag)
+// parameters the scanner queries take: "" and 0 match everything.
+func filterArgs(f scanners.Filter) (string, int64, sql.NullString) {
+	if f.InstanceTag == nil {
+		return f.Namespace, 0, sql.NullString{}
+	}
+	return f.Namespace, 1, sql.NullString{String: f.InstanceTag.Value, Valid: true}
+}
+
+// tickRows runs one write transaction per item and tallies the tick: an
+// item whose transaction fails is logged and counted, and the tick goes
+// on; fn reports how many rows it changed.
+func tickRows[T any](ctx context.Context, db *database, job string, items []T, fn func(w *writeTx, it T) (int, error)) (scanners.TickResult, error) {
+	var res scanners.TickResult
+	for _, it := range items {
+		n := 0
+		err := db.write(ctx, func(w *writeTx) error {
+			var err error
+			n, err = fn(w, it)
+			return err
+		})
+		switch {
+		case ctx.Err() != nil:
+			return res, ctx.Err()
+		case err != nil:
+			res.Errors++
+			db.log.Warn(job+": row failed", "row", it, "err", err)
+		default:
+			res.Processed += n
+		}
+	}
+	return res, nil
+}
+
+// addTick folds another tick's counts into r.
+func addTick(r *scanners.TickResult, o scanners.TickResult) {
+	r.Processed += o.Processed
+	r.Errors += o.Errors
+}
