@@ -54,7 +54,9 @@ type CreateBudgetArgs struct {
 	EnforcementMode string
 	HardLimits      []uint64
 	Now             time.Time // zero = backend clock
-	// OnHardLimit names the action taken on a hard breach ("" = none).
+	// OnHardLimit names the action taken on a hard breach ("" = none):
+	// "fail" fails the reporting execution terminally, "cancel" cancels
+	// it; any other value is stored and echoed and takes no action.
 	OnHardLimit string
 	OnSoftLimit string
 	// ResetInterval: > 0 schedules periodic resets (whole ms); 0 = never.
