@@ -231,7 +231,11 @@ func openDatabase(ctx context.Context, path, target, key string, memory bool, op
 	if wal {
 		// NORMAL under WAL never corrupts and loses nothing on a process
 		// crash; only an OS crash can roll back the last commits.
-		pragmas = append(pragmas, "journal_mode(WAL)", "synchronous(NORMAL)")
+		// A larger auto-checkpoint interval writes each hot page back once
+		// per interval instead of many times (bench S1: +17% cycles/s at one
+		// worker, p99 12.5 ms -> 1.7 ms); the WAL grows to ~32 MB between
+		// checkpoints.
+		pragmas = append(pragmas, "journal_mode(WAL)", "synchronous(NORMAL)", "wal_autocheckpoint(8000)")
 	}
 	connectFail := func(what string, cause error) error {
 		return constructionError(SubKindBackendTransport, fmt.Sprintf("sqlite %s connect for %q: %v", what, path, cause))

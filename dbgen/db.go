@@ -150,9 +150,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.countExecutionSignalsStmt, err = db.PrepareContext(ctx, countExecutionSignals); err != nil {
 		return nil, fmt.Errorf("error preparing query CountExecutionSignals: %w", err)
 	}
-	if q.countExecutionsStmt, err = db.PrepareContext(ctx, countExecutions); err != nil {
-		return nil, fmt.Errorf("error preparing query CountExecutions: %w", err)
-	}
 	if q.deactivateHMACKeysStmt, err = db.PrepareContext(ctx, deactivateHMACKeys); err != nil {
 		return nil, fmt.Errorf("error preparing query DeactivateHMACKeys: %w", err)
 	}
@@ -305,9 +302,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertCapabilityStmt, err = db.PrepareContext(ctx, insertCapability); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertCapability: %w", err)
-	}
-	if q.insertCompletionEventStmt, err = db.PrepareContext(ctx, insertCompletionEvent); err != nil {
-		return nil, fmt.Errorf("error preparing query InsertCompletionEvent: %w", err)
 	}
 	if q.insertExecutionStmt, err = db.PrepareContext(ctx, insertExecution); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertExecution: %w", err)
@@ -830,11 +824,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing countExecutionSignalsStmt: %w", cerr)
 		}
 	}
-	if q.countExecutionsStmt != nil {
-		if cerr := q.countExecutionsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing countExecutionsStmt: %w", cerr)
-		}
-	}
 	if q.deactivateHMACKeysStmt != nil {
 		if cerr := q.deactivateHMACKeysStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deactivateHMACKeysStmt: %w", cerr)
@@ -1088,11 +1077,6 @@ func (q *Queries) Close() error {
 	if q.insertCapabilityStmt != nil {
 		if cerr := q.insertCapabilityStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertCapabilityStmt: %w", cerr)
-		}
-	}
-	if q.insertCompletionEventStmt != nil {
-		if cerr := q.insertCompletionEventStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing insertCompletionEventStmt: %w", cerr)
 		}
 	}
 	if q.insertExecutionStmt != nil {
@@ -1686,7 +1670,6 @@ type Queries struct {
 	completionEventMaxIDStmt                *sql.Stmt
 	completionEventUndispatchedStmt         *sql.Stmt
 	countExecutionSignalsStmt               *sql.Stmt
-	countExecutionsStmt                     *sql.Stmt
 	deactivateHMACKeysStmt                  *sql.Stmt
 	deleteExpiredGrantsStmt                 *sql.Stmt
 	deleteGrantStmt                         *sql.Stmt
@@ -1738,7 +1721,6 @@ type Queries struct {
 	getSuspensionStmt                       *sql.Stmt
 	getWaitpointStmt                        *sql.Stmt
 	insertCapabilityStmt                    *sql.Stmt
-	insertCompletionEventStmt               *sql.Stmt
 	insertExecutionStmt                     *sql.Stmt
 	insertGrantStmt                         *sql.Stmt
 	insertHMACKeyStmt                       *sql.Stmt
@@ -1889,7 +1871,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		completionEventMaxIDStmt:                q.completionEventMaxIDStmt,
 		completionEventUndispatchedStmt:         q.completionEventUndispatchedStmt,
 		countExecutionSignalsStmt:               q.countExecutionSignalsStmt,
-		countExecutionsStmt:                     q.countExecutionsStmt,
 		deactivateHMACKeysStmt:                  q.deactivateHMACKeysStmt,
 		deleteExpiredGrantsStmt:                 q.deleteExpiredGrantsStmt,
 		deleteGrantStmt:                         q.deleteGrantStmt,
@@ -1941,7 +1922,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getSuspensionStmt:                       q.getSuspensionStmt,
 		getWaitpointStmt:                        q.getWaitpointStmt,
 		insertCapabilityStmt:                    q.insertCapabilityStmt,
-		insertCompletionEventStmt:               q.insertCompletionEventStmt,
 		insertExecutionStmt:                     q.insertExecutionStmt,
 		insertGrantStmt:                         q.insertGrantStmt,
 		insertHMACKeyStmt:                       q.insertHMACKeyStmt,

@@ -10,17 +10,6 @@ import (
 	"database/sql"
 )
 
-const countExecutions = `-- name: CountExecutions :one
-SELECT count(*) FROM ff_exec_core
-`
-
-func (q *Queries) CountExecutions(ctx context.Context) (int64, error) {
-	row := q.queryRow(ctx, q.countExecutionsStmt, countExecutions)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
-}
-
 const findByIdempotencyKey = `-- name: FindByIdempotencyKey :one
 SELECT execution_id FROM ff_exec_core
 WHERE partition_key = ?1
@@ -269,6 +258,9 @@ type ListExecutionIDsParams struct {
 	Lim          int64
 }
 
+// Walks the primary key in id order. No (partition, id) index: the SQLite
+// backend writes partition 0 almost always, and that index cost a random
+// leaf page on every create (bench S1 profile).
 func (q *Queries) ListExecutionIDs(ctx context.Context, arg ListExecutionIDsParams) ([]string, error) {
 	rows, err := q.query(ctx, q.listExecutionIDsStmt, listExecutionIDs, arg.PartitionKey, arg.After, arg.Lim)
 	if err != nil {

@@ -10,36 +10,6 @@ import (
 	"database/sql"
 )
 
-const insertCompletionEvent = `-- name: InsertCompletionEvent :one
-INSERT INTO ff_completion_event (
-    execution_id, flow_id, outcome, namespace, instance_tag, occurred_at_ms
-) VALUES (?, ?, ?, ?, ?, ?)
-RETURNING event_id
-`
-
-type InsertCompletionEventParams struct {
-	ExecutionID  string
-	FlowID       sql.NullString
-	Outcome      string
-	Namespace    sql.NullString
-	InstanceTag  sql.NullString
-	OccurredAtMs int64
-}
-
-func (q *Queries) InsertCompletionEvent(ctx context.Context, arg InsertCompletionEventParams) (int64, error) {
-	row := q.queryRow(ctx, q.insertCompletionEventStmt, insertCompletionEvent,
-		arg.ExecutionID,
-		arg.FlowID,
-		arg.Outcome,
-		arg.Namespace,
-		arg.InstanceTag,
-		arg.OccurredAtMs,
-	)
-	var event_id int64
-	err := row.Scan(&event_id)
-	return event_id, err
-}
-
 const insertLeaseEvent = `-- name: InsertLeaseEvent :one
 
 INSERT INTO ff_lease_event (

@@ -98,7 +98,6 @@ CREATE INDEX ff_exec_core_delayed_lane_idx ON ff_exec_core (lane_id, delay_until
     WHERE eligibility_state = 'not_eligible_until_time';
 CREATE INDEX ff_exec_core_delayed_idx ON ff_exec_core (delay_until_ms)
     WHERE eligibility_state = 'not_eligible_until_time';
-CREATE INDEX ff_exec_core_partition_idx ON ff_exec_core (partition_key, execution_id);
 CREATE INDEX ff_exec_core_idempotency_idx ON ff_exec_core
     (partition_key, namespace, idempotency_key)
     WHERE idempotency_key IS NOT NULL;

@@ -7,12 +7,6 @@ INSERT INTO ff_lease_event (
 ) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING event_id;
 
--- name: InsertCompletionEvent :one
-INSERT INTO ff_completion_event (
-    execution_id, flow_id, outcome, namespace, instance_tag, occurred_at_ms
-) VALUES (?, ?, ?, ?, ?, ?)
-RETURNING event_id;
-
 -- name: InsertOperatorEvent :one
 INSERT INTO ff_operator_event (
     execution_id, event_type, details, namespace, instance_tag, occurred_at_ms
