@@ -19,27 +19,16 @@ import (
 // and the cancel grace are the package defaults, and Config.Filter is not
 // applied here.
 
-// reconcileRows runs one write transaction per item and tallies the tick.
+// reconcileRows is tickRows for row functions that report whether they
+// changed their row.
 func reconcileRows[T any](ctx context.Context, db *database, job string, items []T, fn func(w *writeTx, it T) (bool, error)) (scanners.TickResult, error) {
-	var res scanners.TickResult
-	for _, it := range items {
-		changed := false
-		err := db.write(ctx, func(w *writeTx) error {
-			var err error
-			changed, err = fn(w, it)
-			return err
-		})
-		switch {
-		case ctx.Err() != nil:
-			return res, ctx.Err()
-		case err != nil:
-			res.Errors++
-			db.log.Warn(job+": row failed", "row", it, "err", err)
-		case changed:
-			res.Processed++
+	return tickRows(ctx, db, job, items, func(w *writeTx, it T) (int, error) {
+		changed, err := fn(w, it)
+		if changed {
+			return 1, err
 		}
-	}
-	return res, nil
+		return 0, err
+	})
 }
 
 // reconcileDependencies re-drives completion events that no inline

@@ -57,7 +57,6 @@ func promoteDelayed(ctx context.Context, db *database) (scanners.TickResult, err
 // expireLeases marks every lapsed lease expired, one transaction per
 // execution so one bad row never blocks the rest (decision 11).
 func expireLeases(ctx context.Context, db *database) (scanners.TickResult, error) {
-	var res scanners.TickResult
 	var due []dbgen.ExpiredLeasesRow
 	err := db.read(ctx, func(q *dbgen.Queries) error {
 		var err error
@@ -65,36 +64,21 @@ func expireLeases(ctx context.Context, db *database) (scanners.TickResult, error
 		return err
 	})
 	if err != nil {
-		return res, err
+		return scanners.TickResult{}, err
 	}
-	for _, row := range due {
-		changed := false
-		err := db.write(ctx, func(w *writeTx) error {
-			changed = false
-			e, err := w.loadExec(ctx, row.ExecutionID)
-			if err != nil {
-				return err
-			}
-			a, err := w.loadAttempt(ctx, row.ExecutionID, row.AttemptIndex)
-			if err != nil {
-				return err
-			}
-			before := e.OwnershipState
-			if err := w.markLeaseExpired(ctx, e, a); err != nil {
-				return err
-			}
-			changed = e.OwnershipState != before
-			return nil
-		})
-		switch {
-		case ctx.Err() != nil:
-			return res, ctx.Err()
-		case err != nil:
-			res.Errors++
-			db.log.Warn("lease expiry: row failed", "execution_id", row.ExecutionID, "err", err)
-		case changed:
-			res.Processed++
+	return reconcileRows(ctx, db, "lease expiry", due, func(w *writeTx, row dbgen.ExpiredLeasesRow) (bool, error) {
+		e, err := w.loadExec(ctx, row.ExecutionID)
+		if err != nil {
+			return false, err
 		}
-	}
-	return res, nil
+		a, err := w.loadAttempt(ctx, row.ExecutionID, row.AttemptIndex)
+		if err != nil {
+			return false, err
+		}
+		before := e.OwnershipState
+		if err := w.markLeaseExpired(ctx, e, a); err != nil {
+			return false, err
+		}
+		return e.OwnershipState != before, nil
+	})
 }
