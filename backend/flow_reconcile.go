@@ -15,9 +15,9 @@ import (
 // handles one row per transaction and re-checks its predicate inside it,
 // so two ticks (or two processes) never act twice.
 //
-// The tick signature carries no scanners.Config, so the stale threshold
-// and the cancel grace are the package defaults, and Config.Filter is not
-// applied here.
+// The stale threshold comes from the installed Config (scannerSettings);
+// the cancel grace is the package default and Config.Filter is not
+// applied to flow rows.
 
 // reconcileRows is tickRows for row functions that report whether they
 // changed their row.
@@ -40,7 +40,7 @@ func reconcileDependencies(ctx context.Context, db *database) (scanners.TickResu
 	var rows []dbgen.CompletionEventUndispatchedRow
 	err := db.read(ctx, func(q *dbgen.Queries) error {
 		var err error
-		cutoff := nowMS(db.clock) - durationToMS(scanners.DependencyStaleThresholdDefault)
+		cutoff := nowMS(db.clock) - durationToMS(db.scannerSettings().staleThreshold)
 		rows, err = q.CompletionEventUndispatched(ctx, dbgen.CompletionEventUndispatchedParams{CutoffMs: cutoff, Lim: scannerBatch})
 		return err
 	})

@@ -9,10 +9,12 @@ import (
 )
 
 // scannerSettings are the Config values a tick needs beyond its cadence:
-// the retention age and the execution filter.
+// the retention age, the dependency reconciler's stale threshold and the
+// execution filter.
 type scannerSettings struct {
-	retention time.Duration
-	filter    scanners.Filter
+	retention      time.Duration
+	staleThreshold time.Duration
+	filter         scanners.Filter
 }
 
 // scannerSettings returns the installed supervisor's settings, or the
@@ -22,12 +24,15 @@ func (db *database) scannerSettings() scannerSettings {
 	db.scannerMu.Lock()
 	cfg := db.scannerCfg
 	db.scannerMu.Unlock()
-	s := scannerSettings{retention: scanners.RetentionDefault}
+	s := scannerSettings{retention: scanners.RetentionDefault, staleThreshold: scanners.DependencyStaleThresholdDefault}
 	if cfg == nil {
 		return s
 	}
 	if cfg.Retention > 0 {
 		s.retention = cfg.Retention
+	}
+	if cfg.DependencyStaleThreshold > 0 {
+		s.staleThreshold = cfg.DependencyStaleThreshold
 	}
 	s.filter = cfg.Filter
 	return s
