@@ -142,3 +142,20 @@ func TestEdgeCancelDispatcherCancelsQueuedSiblings(t *testing.T) {
 		t.Fatalf("dispatch outbox rows left = %d", n)
 	}
 }
+
+// TestDependencyReconcilerUsesInstalledStaleThreshold: the threshold of the
+// Config given to WithScanners applies to RunScannerOnce ticks too.
+func TestDependencyReconcilerUsesInstalledStaleThreshold(t *testing.T) {
+	t.Parallel()
+	f := newFlowEnv(t)
+	// Zero intervals: the supervisor starts no goroutine, only the
+	// settings are installed.
+	if !f.b.WithScanners(scanners.Config{DependencyStaleThreshold: 2 * time.Second}) {
+		t.Fatal("WithScanners did not install")
+	}
+	lone := f.create("other-lane", nil)
+	f.execRaw(f.rawWriter(), `INSERT INTO ff_completion_event (execution_id, outcome, occurred_at_ms) VALUES (?, 'resumable', ?)`, string(lone), f.now().UnixMilli())
+	f.runJob(scanners.JobDependencyReconciler, 0)
+	f.clock.Advance(3 * time.Second) // past 2 s, far below the 15 s default
+	f.runJob(scanners.JobDependencyReconciler, 1)
+}
