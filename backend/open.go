@@ -360,6 +360,15 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
+	// A database written by a newer build has versions this one does not
+	// know; migrating "up" would silently run old code on a newer schema.
+	current, target, err := p.GetVersions(ctx)
+	if err != nil {
+		return err
+	}
+	if current > target {
+		return fmt.Errorf("schema version %d is newer than this build knows (%d): open it with a newer ffsqlite", current, target)
+	}
 	_, err = p.Up(ctx)
 	return err
 }

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -199,6 +200,46 @@ func TestConstructionErrors(t *testing.T) {
 		b = open(t, path, backend.Options{})
 		if err := b.Ping(t.Context()); err != nil {
 			t.Errorf("Ping after fixing the path: %v", err)
+		}
+	})
+
+	t.Run("ErrNotADatabase", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "junk.db")
+		junk := []byte("this is not an SQLite database, and must not be replaced by one\n")
+		if err := os.WriteFile(path, junk, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b, err := backend.NewWithOptions(t.Context(), path, backend.Options{Logger: quietLogger()})
+		if b != nil {
+			b.Close()
+		}
+		if !errors.Is(err, backend.ErrBackend) {
+			t.Fatalf("err = %v, want a KindBackend construction error", err)
+		}
+		if got, err := os.ReadFile(path); err != nil || string(got) != string(junk) {
+			t.Fatalf("the file was changed: %q, %v", got, err)
+		}
+	})
+
+	t.Run("ErrNewerSchema", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "ff.db")
+		closeBackend(t, open(t, path, backend.Options{}))
+		raw, err := sql.Open("sqlite", "file:"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (9999, 1)`); err != nil {
+			t.Fatal(err)
+		}
+		raw.Close()
+		b, err := backend.NewWithOptions(t.Context(), path, backend.Options{Logger: quietLogger()})
+		if b != nil {
+			b.Close()
+		}
+		if !errors.Is(err, &backend.Error{Kind: backend.KindBackend, SubKind: backend.SubKindBackendProtocol}) {
+			t.Fatalf("err = %v, want a backend protocol error naming the newer schema", err)
 		}
 	})
 
