@@ -5,7 +5,7 @@ SQLC  := go tool -modfile=tools/go.mod sqlc
 GOOSE := go tool -modfile=tools/go.mod goose
 DB    ?= ffdemo.db
 
-.PHONY: all demo test vet generate check-generated fuzz bench migrate-status
+.PHONY: all demo test vet generate check-generated fuzz bench soak migrate-status
 
 all: test
 
@@ -36,6 +36,12 @@ check-generated:
 		echo "dbgen/ is out of date: run 'make generate' and commit the result" >&2; exit 1; \
 	fi; \
 	echo "dbgen/ matches the pinned sqlc output"
+
+## soak: 20 rounds of SIGKILLing a worker process mid-run over 10,000
+## executions; every round must lose nothing and complete nothing twice.
+soak:
+	FF_DEV_MODE= FFSQLITE_SOAK_ROUNDS=20 FFSQLITE_SOAK_EXECUTIONS=10000 \
+		go test ./tests -run '^TestWorkerKilledMidRun$$' -count=1 -timeout 60m -v
 
 ## fuzz: run the handle decoder fuzz target for a while (seeds run in make test).
 fuzz:
