@@ -72,6 +72,11 @@ func (s *Supervisor) loop(ctx context.Context, r Runner, job Job, interval time.
 // not outlive the ticks (closing connections) can insist.
 func (s *Supervisor) Stop(grace time.Duration) (drained bool) {
 	s.cancel()
+	select {
+	case <-s.done: // already drained: report it even with a zero grace
+		return true
+	default:
+	}
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {
