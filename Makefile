@@ -43,9 +43,15 @@ soak:
 	FF_DEV_MODE= FFSQLITE_SOAK_ROUNDS=20 FFSQLITE_SOAK_EXECUTIONS=10000 \
 		go test ./tests -run '^TestWorkerKilledMidRun$$' -count=1 -timeout 60m -v
 
-## fuzz: run the handle decoder fuzz target for a while (seeds run in make test).
+## fuzz: run every decoder fuzz target for FUZZTIME each (their seed
+## corpora already run in make test).
+FUZZTIME ?= 60s
+FUZZ_TARGETS := FuzzDecodeHandle FuzzVerifyToken FuzzParseStreamCursor FuzzParseExecutionID \
+	FuzzParseUUIDIDs FuzzParseLaneAndPartition FuzzEventCursor FuzzStoredPolicy
 fuzz:
-	go test ./backend -run '^$$' -fuzz FuzzDecodeHandle -fuzztime 60s
+	for t in $(FUZZ_TARGETS); do \
+		go test ./backend -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 ## bench: the benchmark module (separate go.mod): ffsqlite vs raw SQLite,
 ## River and goqite; prints markdown tables, writes JSON to bench/results/.
