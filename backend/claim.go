@@ -66,9 +66,17 @@ func (b *SQLiteBackend) Claim(ctx context.Context, lane LaneID, caps CapabilityS
 		// Subscribe to the wake-up before looking, so a commit between the
 		// look and the wait is not missed.
 		woken := db.notify.wait(topicClaimable)
-		h, more, err := db.claimOnce(ctx, lane, string(capsJSON), policy)
-		if err != nil || h != nil {
-			return h, err
+		var h *Handle
+		more := false
+		work, err := db.laneMayHaveWork(ctx, lane)
+		if err != nil {
+			return nil, err
+		}
+		if work {
+			h, more, err = db.claimOnce(ctx, lane, string(capsJSON), policy)
+			if err != nil || h != nil {
+				return h, err
+			}
 		}
 		if more {
 			continue // the gate blocked a full batch: look again at once
@@ -108,6 +116,20 @@ func (db *database) untilNextDue(ctx context.Context, lane LaneID) time.Duration
 		return claimRepollInterval
 	}
 	return min(max(time.Duration(due-nowMS(db.clock))*time.Millisecond, time.Millisecond), claimRepollInterval)
+}
+
+// laneMayHaveWork is a read-only look at the lane before Claim takes the
+// single write lock: idle claimers woken by every commit (or polling) would
+// otherwise each run an empty write transaction and starve the producers.
+// It ignores capabilities and gates, so true only means "worth a look".
+func (db *database) laneMayHaveWork(ctx context.Context, lane LaneID) (bool, error) {
+	var work int64
+	err := db.read(ctx, func(q *dbgen.Queries) error {
+		var err error
+		work, err = q.LaneMayHaveWork(ctx, dbgen.LaneMayHaveWorkParams{LaneID: string(lane), NowMs: nowMS(db.clock)})
+		return err
+	})
+	return work != 0, err
 }
 
 // claimOnce is one claim transaction. more reports that it stopped after

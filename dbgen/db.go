@@ -330,6 +330,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertWaitpointStmt, err = db.PrepareContext(ctx, insertWaitpoint); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertWaitpoint: %w", err)
 	}
+	if q.laneMayHaveWorkStmt, err = db.PrepareContext(ctx, laneMayHaveWork); err != nil {
+		return nil, fmt.Errorf("error preparing query LaneMayHaveWork: %w", err)
+	}
 	if q.leaseEventListAfterStmt, err = db.PrepareContext(ctx, leaseEventListAfter); err != nil {
 		return nil, fmt.Errorf("error preparing query LeaseEventListAfter: %w", err)
 	}
@@ -1124,6 +1127,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertWaitpointStmt: %w", cerr)
 		}
 	}
+	if q.laneMayHaveWorkStmt != nil {
+		if cerr := q.laneMayHaveWorkStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing laneMayHaveWorkStmt: %w", cerr)
+		}
+	}
 	if q.leaseEventListAfterStmt != nil {
 		if cerr := q.leaseEventListAfterStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing leaseEventListAfterStmt: %w", cerr)
@@ -1730,6 +1738,7 @@ type Queries struct {
 	insertSignalEventStmt                   *sql.Stmt
 	insertSuspendDedupStmt                  *sql.Stmt
 	insertWaitpointStmt                     *sql.Stmt
+	laneMayHaveWorkStmt                     *sql.Stmt
 	leaseEventListAfterStmt                 *sql.Stmt
 	leaseEventMaxIDStmt                     *sql.Stmt
 	listCapabilitiesStmt                    *sql.Stmt
@@ -1931,6 +1940,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertSignalEventStmt:                   q.insertSignalEventStmt,
 		insertSuspendDedupStmt:                  q.insertSuspendDedupStmt,
 		insertWaitpointStmt:                     q.insertWaitpointStmt,
+		laneMayHaveWorkStmt:                     q.laneMayHaveWorkStmt,
 		leaseEventListAfterStmt:                 q.leaseEventListAfterStmt,
 		leaseEventMaxIDStmt:                     q.leaseEventMaxIDStmt,
 		listCapabilitiesStmt:                    q.listCapabilitiesStmt,

@@ -218,6 +218,39 @@ func (q *Queries) InsertExecution(ctx context.Context, arg InsertExecutionParams
 	return result.RowsAffected()
 }
 
+const laneMayHaveWork = `-- name: LaneMayHaveWork :one
+SELECT CAST(EXISTS (
+    SELECT 1 FROM ff_exec_core e1
+    WHERE e1.lane_id = CAST(?1 AS TEXT)
+      AND e1.lifecycle_phase = 'runnable' AND e1.eligibility_state = 'eligible_now'
+      AND e1.public_state <> 'resumable'
+) OR EXISTS (
+    SELECT 1 FROM ff_exec_core e2
+    WHERE e2.lane_id = CAST(?1 AS TEXT)
+      AND e2.ownership_state = 'lease_expired_reclaimable'
+) OR EXISTS (
+    SELECT 1 FROM ff_exec_core e3
+    WHERE e3.lane_id = CAST(?1 AS TEXT)
+      AND e3.eligibility_state = 'not_eligible_until_time'
+      AND e3.delay_until_ms <= CAST(?2 AS INTEGER)
+) AS INTEGER)
+`
+
+type LaneMayHaveWorkParams struct {
+	LaneID string
+	NowMs  int64
+}
+
+// A read-only look before Claim takes the write lock: is anything in the
+// lane eligible, reclaimable or due? Idle claimers woken by every commit
+// would otherwise each run an empty write transaction.
+func (q *Queries) LaneMayHaveWork(ctx context.Context, arg LaneMayHaveWorkParams) (int64, error) {
+	row := q.queryRow(ctx, q.laneMayHaveWorkStmt, laneMayHaveWork, arg.LaneID, arg.NowMs)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const listCapabilities = `-- name: ListCapabilities :many
 SELECT capability FROM ff_execution_capabilities WHERE execution_id = ? ORDER BY capability
 `

@@ -159,3 +159,23 @@ LIMIT sqlc.arg(lim);
 -- sleeps until then instead of polling (-1 when none is delayed).
 SELECT CAST(coalesce(min(delay_until_ms), -1) AS INTEGER) FROM ff_exec_core
 WHERE lane_id = ? AND eligibility_state = 'not_eligible_until_time';
+
+-- name: LaneMayHaveWork :one
+-- A read-only look before Claim takes the write lock: is anything in the
+-- lane eligible, reclaimable or due? Idle claimers woken by every commit
+-- would otherwise each run an empty write transaction.
+SELECT CAST(EXISTS (
+    SELECT 1 FROM ff_exec_core e1
+    WHERE e1.lane_id = CAST(sqlc.arg(lane_id) AS TEXT)
+      AND e1.lifecycle_phase = 'runnable' AND e1.eligibility_state = 'eligible_now'
+      AND e1.public_state <> 'resumable'
+) OR EXISTS (
+    SELECT 1 FROM ff_exec_core e2
+    WHERE e2.lane_id = CAST(sqlc.arg(lane_id) AS TEXT)
+      AND e2.ownership_state = 'lease_expired_reclaimable'
+) OR EXISTS (
+    SELECT 1 FROM ff_exec_core e3
+    WHERE e3.lane_id = CAST(sqlc.arg(lane_id) AS TEXT)
+      AND e3.eligibility_state = 'not_eligible_until_time'
+      AND e3.delay_until_ms <= CAST(sqlc.arg(now_ms) AS INTEGER)
+) AS INTEGER);
