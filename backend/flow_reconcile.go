@@ -19,18 +19,6 @@ import (
 // the cancel grace is the package default and Config.Filter is not
 // applied to flow rows.
 
-// reconcileRows is tickRows for row functions that report whether they
-// changed their row.
-func reconcileRows[T any](ctx context.Context, db *database, job string, items []T, fn func(w *writeTx, it T) (bool, error)) (scanners.TickResult, error) {
-	return tickRows(ctx, db, job, items, func(w *writeTx, it T) (int, error) {
-		changed, err := fn(w, it)
-		if changed {
-			return 1, err
-		}
-		return 0, err
-	})
-}
-
 // reconcileDependencies re-drives completion events that no inline
 // resolution consumed and that are older than the stale threshold: the
 // event is claimed (dispatched_at_ms set only if still NULL), then a

@@ -82,3 +82,40 @@ func expireLeases(ctx context.Context, db *database) (scanners.TickResult, error
 		return e.OwnershipState != before, nil
 	})
 }
+
+// tickRows runs one write transaction per item and tallies the tick: an
+// item whose transaction fails is logged and counted, and the tick goes
+// on; fn reports how many rows it changed.
+func tickRows[T any](ctx context.Context, db *database, job string, items []T, fn func(w *writeTx, it T) (int, error)) (scanners.TickResult, error) {
+	var res scanners.TickResult
+	for _, it := range items {
+		n := 0
+		err := db.write(ctx, func(w *writeTx) error {
+			var err error
+			n, err = fn(w, it)
+			return err
+		})
+		switch {
+		case ctx.Err() != nil:
+			return res, ctx.Err()
+		case err != nil:
+			res.Errors++
+			db.log.Warn(job+": row failed", "row", it, "err", err)
+		default:
+			res.Processed += n
+		}
+	}
+	return res, nil
+}
+
+// reconcileRows is tickRows for row functions that report whether they
+// changed their row.
+func reconcileRows[T any](ctx context.Context, db *database, job string, items []T, fn func(w *writeTx, it T) (bool, error)) (scanners.TickResult, error) {
+	return tickRows(ctx, db, job, items, func(w *writeTx, it T) (int, error) {
+		changed, err := fn(w, it)
+		if changed {
+			return 1, err
+		}
+		return 0, err
+	})
+}

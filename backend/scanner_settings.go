@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"context"
 	"database/sql"
 	"time"
 
@@ -45,31 +44,6 @@ func filterArgs(f scanners.Filter) (string, int64, sql.NullString) {
 		return f.Namespace, 0, sql.NullString{}
 	}
 	return f.Namespace, 1, sql.NullString{String: f.InstanceTag.Value, Valid: true}
-}
-
-// tickRows runs one write transaction per item and tallies the tick: an
-// item whose transaction fails is logged and counted, and the tick goes
-// on; fn reports how many rows it changed.
-func tickRows[T any](ctx context.Context, db *database, job string, items []T, fn func(w *writeTx, it T) (int, error)) (scanners.TickResult, error) {
-	var res scanners.TickResult
-	for _, it := range items {
-		n := 0
-		err := db.write(ctx, func(w *writeTx) error {
-			var err error
-			n, err = fn(w, it)
-			return err
-		})
-		switch {
-		case ctx.Err() != nil:
-			return res, ctx.Err()
-		case err != nil:
-			res.Errors++
-			db.log.Warn(job+": row failed", "row", it, "err", err)
-		default:
-			res.Processed += n
-		}
-	}
-	return res, nil
 }
 
 // addTick folds another tick's counts into r.

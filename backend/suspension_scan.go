@@ -29,7 +29,6 @@ var timeoutOutcomes = map[TimeoutBehavior]struct {
 // expireSuspensions applies each due suspension's timeout behaviour, one
 // transaction per execution so one bad row never blocks the rest.
 func expireSuspensions(ctx context.Context, db *database) (scanners.TickResult, error) {
-	var res scanners.TickResult
 	var due []string
 	err := db.read(ctx, func(q *dbgen.Queries) error {
 		var err error
@@ -39,26 +38,11 @@ func expireSuspensions(ctx context.Context, db *database) (scanners.TickResult, 
 		return err
 	})
 	if err != nil {
-		return res, err
+		return scanners.TickResult{}, err
 	}
-	for _, id := range due {
-		changed := false
-		err := db.write(ctx, func(w *writeTx) error {
-			var err error
-			changed, err = w.timeOutSuspension(ctx, id)
-			return err
-		})
-		switch {
-		case ctx.Err() != nil:
-			return res, ctx.Err()
-		case err != nil:
-			res.Errors++
-			db.log.Warn("suspension timeout: row failed", "execution_id", id, "err", err)
-		case changed:
-			res.Processed++
-		}
-	}
-	return res, nil
+	return reconcileRows(ctx, db, "suspension timeout", due, func(w *writeTx, id string) (bool, error) {
+		return w.timeOutSuspension(ctx, id)
+	})
 }
 
 // timeOutSuspension re-reads one suspension and, if it is still suspended
