@@ -62,15 +62,20 @@ func (b *SQLiteBackend) Claim(ctx context.Context, lane LaneID, caps CapabilityS
 	if policy.MaxWait > 0 {
 		deadline = time.Now().Add(policy.MaxWait)
 	}
-	for {
+	for woke := false; ; woke = true {
 		// Subscribe to the wake-up before looking, so a commit between the
 		// look and the wait is not missed.
 		woken := db.notify.wait(topicClaimable)
 		var h *Handle
 		more := false
-		work, err := db.laneMayHaveWork(ctx, lane)
-		if err != nil {
-			return nil, err
+		// The first try goes straight to the write transaction (the hot
+		// path); a woken waiter looks on the reader first, because every
+		// commit wakes every waiter.
+		work := true
+		if woke {
+			if work, err = db.laneMayHaveWork(ctx, lane); err != nil {
+				return nil, err
+			}
 		}
 		if work {
 			h, more, err = db.claimOnce(ctx, lane, string(capsJSON), policy)
