@@ -58,35 +58,105 @@ func clampPriority(p int32) int64 {
 // CreateExecution creates a claimable execution (or a delayed one, or
 // returns the existing one for a repeated id or idempotency key).
 func (b *SQLiteBackend) CreateExecution(ctx context.Context, args CreateExecutionArgs) (CreateExecutionResult, error) {
-	db, err := b.live("create_execution")
+	results, err := b.createExecutions(ctx, "create_execution", []CreateExecutionArgs{args}, false)
 	if err != nil {
 		return CreateExecutionResult{}, err
 	}
-	// Validation, all before the transaction.
+	return results[0], nil
+}
+
+// CreateExecutions creates many executions in one transaction: all of
+// them or, on any error, none. Each element is validated and deduplicated
+// exactly as CreateExecution does it (a repeated id or idempotency key,
+// also within the batch, yields CreateExecutionDuplicate with the first
+// execution's id), and results[i] answers args[i]. A validation error
+// names the failing element ("executions[3]: ...") and keeps its typed
+// identity (errors.Is(err, ErrInvalidInput) and the sub-kind sentinels).
+// An empty batch is a no-op.
+func (b *SQLiteBackend) CreateExecutions(ctx context.Context, args []CreateExecutionArgs) ([]CreateExecutionResult, error) {
+	return b.createExecutions(ctx, "create_executions", args, true)
+}
+
+func (b *SQLiteBackend) createExecutions(ctx context.Context, op string, args []CreateExecutionArgs, batch bool) ([]CreateExecutionResult, error) {
+	db, err := b.live(op)
+	if err != nil {
+		return nil, err
+	}
+	plans, err := planCreates(args, batch)
+	if err != nil {
+		return nil, err
+	}
+	if len(plans) == 0 {
+		return []CreateExecutionResult{}, nil
+	}
+	var results []CreateExecutionResult
+	err = db.write(ctx, func(w *writeTx) error {
+		results, err = w.insertExecutions(ctx, plans)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// planCreates validates and encodes every element before any write; in a
+// batch the error names the element.
+func planCreates(args []CreateExecutionArgs, batch bool) ([]createPlan, error) {
+	plans := make([]createPlan, len(args))
+	for i := range args {
+		p, err := planCreate(args[i])
+		if err != nil {
+			if batch {
+				return nil, atIndex("executions", i, err)
+			}
+			return nil, err
+		}
+		plans[i] = p
+	}
+	return plans, nil
+}
+
+// createPlan is one CreateExecutionArgs after validation, encoded for the
+// insert.
+type createPlan struct {
+	args       CreateExecutionArgs
+	partition  int64
+	tags       map[string]string
+	tagsJSON   string
+	policyJSON sql.NullString
+	caps       []string // required capabilities, sorted and deduplicated
+	payload    []byte
+	gates      execGates
+}
+
+// planCreate is CreateExecution's validation (spec 02 section 2); it
+// touches no database.
+func planCreate(args CreateExecutionArgs) (createPlan, error) {
 	if _, err := ParseExecutionID(string(args.ExecutionID)); err != nil {
-		return CreateExecutionResult{}, err
+		return createPlan{}, err
 	}
 	if _, err := ParseLaneID(string(args.LaneID)); err != nil {
-		return CreateExecutionResult{}, err
+		return createPlan{}, err
 	}
 	var required []string
 	if args.Policy != nil && args.Policy.RoutingRequirements != nil {
 		required = args.Policy.RoutingRequirements.RequiredCapabilities
 	}
 	if err := validateCapabilities("required", required); err != nil {
-		return CreateExecutionResult{}, err
+		return createPlan{}, err
 	}
 	for k := range args.Tags {
 		if !tagKeyPattern.MatchString(k) {
-			return CreateExecutionResult{}, errValidation(SubKindInvalidTagKey, "invalid tag key %q: want <namespace>.<name> in lowercase", k)
+			return createPlan{}, errValidation(SubKindInvalidTagKey, "invalid tag key %q: want <namespace>.<name> in lowercase", k)
 		}
 	}
 	if args.Policy != nil && args.Policy.DedupWindow < 0 {
-		return CreateExecutionResult{}, errInvalidInput("policy.dedup_window: negative duration")
+		return createPlan{}, errInvalidInput("policy.dedup_window: negative duration")
 	}
 	gates, err := gatesFromPolicy(args.Policy)
 	if err != nil {
-		return CreateExecutionResult{}, err
+		return createPlan{}, err
 	}
 	tags := args.Tags
 	if tags == nil {
@@ -94,115 +164,137 @@ func (b *SQLiteBackend) CreateExecution(ctx context.Context, args CreateExecutio
 	}
 	tagsJSON, err := json.Marshal(tags)
 	if err != nil {
-		return CreateExecutionResult{}, errInvalidInput("tags: %v", err)
+		return createPlan{}, errInvalidInput("tags: %v", err)
 	}
 	var policyJSON sql.NullString
 	if args.Policy != nil {
 		raw, err := json.Marshal(args.Policy)
 		if err != nil {
-			return CreateExecutionResult{}, errInvalidInput("policy: %v", err)
+			return createPlan{}, errInvalidInput("policy: %v", err)
 		}
 		policyJSON = sql.NullString{String: string(raw), Valid: true}
 	}
-	caps := slices.Compact(slices.Sorted(slices.Values(required)))
 	payload := args.InputPayload
 	if payload == nil {
 		payload = []byte{}
 	}
-	partition := int64(args.ExecutionID.Partition())
+	return createPlan{
+		args:       args,
+		partition:  int64(args.ExecutionID.Partition()),
+		tags:       tags,
+		tagsJSON:   string(tagsJSON),
+		policyJSON: policyJSON,
+		caps:       slices.Compact(slices.Sorted(slices.Values(required))),
+		payload:    payload,
+		gates:      gates,
+	}, nil
+}
 
-	var result CreateExecutionResult
-	err = db.write(ctx, func(w *writeTx) error {
-		// The caller's now stamps the row; the dedup window runs on the
-		// backend clock (spec 02 §2).
-		createdAt := w.callerNow(args.Now)
-		// Always (new or duplicate) the lane joins the registry.
-		if err := w.q.RegisterLane(ctx, dbgen.RegisterLaneParams{LaneID: string(args.LaneID), RegisteredAtMs: createdAt, RegisteredBy: "create_execution"}); err != nil {
-			return err
-		}
-		var idemExpires sql.NullInt64
-		if args.IdempotencyKey != "" {
-			existing, err := w.q.FindByIdempotencyKey(ctx, dbgen.FindByIdempotencyKeyParams{
-				PartitionKey: partition, Namespace: string(args.Namespace),
-				IdempotencyKey: nullString(args.IdempotencyKey), NowMs: nullInt(w.now),
-			})
-			if err == nil {
-				result = CreateExecutionResult{ExecutionID: ExecutionID(existing), Kind: CreateExecutionDuplicate}
-				return nil
+// insertExecutions writes validated plans in order inside w; later
+// elements see earlier ones, so duplicates within a batch resolve like
+// duplicates across calls.
+func (w *writeTx) insertExecutions(ctx context.Context, plans []createPlan) ([]CreateExecutionResult, error) {
+	results := make([]CreateExecutionResult, len(plans))
+	registered := map[LaneID]bool{}
+	for i := range plans {
+		p := &plans[i]
+		if !registered[p.args.LaneID] {
+			// Always (new or duplicate) the lane joins the registry.
+			if err := w.q.RegisterLane(ctx, dbgen.RegisterLaneParams{LaneID: string(p.args.LaneID), RegisteredAtMs: w.callerNow(p.args.Now), RegisteredBy: "create_execution"}); err != nil {
+				return nil, err
 			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-			window := DedupWindowDefault
-			if args.Policy != nil && args.Policy.DedupWindow > 0 {
-				window = args.Policy.DedupWindow
-			}
-			idemExpires = nullInt(w.now + durationToMS(window))
+			registered[p.args.LaneID] = true
 		}
-
-		e := &exec{}
-		e.setState(PhaseRunnable, OwnershipUnowned, EligibilityEligibleNow, AttemptStatePendingFirstAttempt, BlockingWaitingForWorker)
-		var delayUntil sql.NullInt64
-		if !args.DelayUntil.IsZero() && toMS(args.DelayUntil) > w.now {
-			e.EligibilityState = string(EligibilityNotEligibleUntilTime)
-			e.BlockingReason = string(BlockingWaitingForDelay)
-			e.BlockingDetail = "delayed until " + fromMS(toMS(args.DelayUntil)).Format("2006-01-02T15:04:05.000Z07:00")
-			delayUntil = nullInt(toMS(args.DelayUntil))
-		}
-		state := derivePublicState(e.phase(), e.eligibility(), OutcomeNone, "")
-		instanceTag := nullString(tags[instanceTagKey])
-		n, err := w.q.InsertExecution(ctx, dbgen.InsertExecutionParams{
-			ExecutionID:            string(args.ExecutionID),
-			PartitionKey:           partition,
-			LaneID:                 string(args.LaneID),
-			Namespace:              string(args.Namespace),
-			ExecutionKind:          args.ExecutionKind,
-			CreatorIdentity:        args.CreatorIdentity,
-			Payload:                payload,
-			PayloadEncoding:        nullString(args.PayloadEncoding),
-			Tags:                   string(tagsJSON),
-			InstanceTag:            instanceTag,
-			Policy:                 policyJSON,
-			Priority:               clampPriority(args.Priority),
-			LifecyclePhase:         e.LifecyclePhase,
-			OwnershipState:         e.OwnershipState,
-			EligibilityState:       e.EligibilityState,
-			AttemptState:           e.AttemptState,
-			BlockingReason:         e.BlockingReason,
-			TerminalOutcome:        string(OutcomeNone),
-			PublicState:            string(state),
-			BlockingDetail:         e.BlockingDetail,
-			RequiredCapCount:       int64(len(caps)),
-			DelayUntilMs:           delayUntil,
-			DeadlineAtMs:           nullMS(args.ExecutionDeadlineAt),
-			IdempotencyKey:         nullString(args.IdempotencyKey),
-			IdempotencyExpiresAtMs: idemExpires,
-			CreatedAtMs:            createdAt,
-			LastMutationAtMs:       createdAt,
-		})
+		res, err := w.insertExecution(ctx, p)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if n == 0 {
-			result = CreateExecutionResult{ExecutionID: args.ExecutionID, Kind: CreateExecutionDuplicate}
-			return nil
+		results[i] = res
+	}
+	return results, nil
+}
+
+// insertExecution writes one validated plan, or finds the execution it
+// duplicates.
+func (w *writeTx) insertExecution(ctx context.Context, p *createPlan) (CreateExecutionResult, error) {
+	args := &p.args
+	// The caller's now stamps the row; the dedup window runs on the
+	// backend clock (spec 02 section 2).
+	createdAt := w.callerNow(args.Now)
+	var idemExpires sql.NullInt64
+	if args.IdempotencyKey != "" {
+		existing, err := w.q.FindByIdempotencyKey(ctx, dbgen.FindByIdempotencyKeyParams{
+			PartitionKey: p.partition, Namespace: string(args.Namespace),
+			IdempotencyKey: nullString(args.IdempotencyKey), NowMs: nullInt(w.now),
+		})
+		if err == nil {
+			return CreateExecutionResult{ExecutionID: ExecutionID(existing), Kind: CreateExecutionDuplicate}, nil
 		}
-		for _, c := range caps {
-			if err := w.q.InsertCapability(ctx, dbgen.InsertCapabilityParams{ExecutionID: string(args.ExecutionID), Capability: c}); err != nil {
-				return err
-			}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return CreateExecutionResult{}, err
 		}
-		if err := w.storeGates(ctx, string(args.ExecutionID), gates); err != nil {
-			return err
+		window := DedupWindowDefault
+		if args.Policy != nil && args.Policy.DedupWindow > 0 {
+			window = args.Policy.DedupWindow
 		}
-		if state == PublicStateWaiting {
-			w.wake(topicClaimable)
-		}
-		result = CreateExecutionResult{ExecutionID: args.ExecutionID, Kind: CreateExecutionCreated, PublicState: state}
-		return nil
+		idemExpires = nullInt(w.now + durationToMS(window))
+	}
+
+	e := &exec{}
+	e.setState(PhaseRunnable, OwnershipUnowned, EligibilityEligibleNow, AttemptStatePendingFirstAttempt, BlockingWaitingForWorker)
+	var delayUntil sql.NullInt64
+	if !args.DelayUntil.IsZero() && toMS(args.DelayUntil) > w.now {
+		e.EligibilityState = string(EligibilityNotEligibleUntilTime)
+		e.BlockingReason = string(BlockingWaitingForDelay)
+		e.BlockingDetail = "delayed until " + fromMS(toMS(args.DelayUntil)).Format("2006-01-02T15:04:05.000Z07:00")
+		delayUntil = nullInt(toMS(args.DelayUntil))
+	}
+	state := derivePublicState(e.phase(), e.eligibility(), OutcomeNone, "")
+	n, err := w.q.InsertExecution(ctx, dbgen.InsertExecutionParams{
+		ExecutionID:            string(args.ExecutionID),
+		PartitionKey:           p.partition,
+		LaneID:                 string(args.LaneID),
+		Namespace:              string(args.Namespace),
+		ExecutionKind:          args.ExecutionKind,
+		CreatorIdentity:        args.CreatorIdentity,
+		Payload:                p.payload,
+		PayloadEncoding:        nullString(args.PayloadEncoding),
+		Tags:                   p.tagsJSON,
+		InstanceTag:            nullString(p.tags[instanceTagKey]),
+		Policy:                 p.policyJSON,
+		Priority:               clampPriority(args.Priority),
+		LifecyclePhase:         e.LifecyclePhase,
+		OwnershipState:         e.OwnershipState,
+		EligibilityState:       e.EligibilityState,
+		AttemptState:           e.AttemptState,
+		BlockingReason:         e.BlockingReason,
+		TerminalOutcome:        string(OutcomeNone),
+		PublicState:            string(state),
+		BlockingDetail:         e.BlockingDetail,
+		RequiredCapCount:       int64(len(p.caps)),
+		DelayUntilMs:           delayUntil,
+		DeadlineAtMs:           nullMS(args.ExecutionDeadlineAt),
+		IdempotencyKey:         nullString(args.IdempotencyKey),
+		IdempotencyExpiresAtMs: idemExpires,
+		CreatedAtMs:            createdAt,
+		LastMutationAtMs:       createdAt,
 	})
 	if err != nil {
 		return CreateExecutionResult{}, err
 	}
-	return result, nil
+	if n == 0 {
+		return CreateExecutionResult{ExecutionID: args.ExecutionID, Kind: CreateExecutionDuplicate}, nil
+	}
+	for _, c := range p.caps {
+		if err := w.q.InsertCapability(ctx, dbgen.InsertCapabilityParams{ExecutionID: string(args.ExecutionID), Capability: c}); err != nil {
+			return CreateExecutionResult{}, err
+		}
+	}
+	if err := w.storeGates(ctx, string(args.ExecutionID), p.gates); err != nil {
+		return CreateExecutionResult{}, err
+	}
+	if state == PublicStateWaiting {
+		w.wake(topicClaimable)
+	}
+	return CreateExecutionResult{ExecutionID: args.ExecutionID, Kind: CreateExecutionCreated, PublicState: state}, nil
 }

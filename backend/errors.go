@@ -643,3 +643,19 @@ func errorDetail(err error) string {
 	}
 	return err.Error()
 }
+
+// atIndex says which element of a batch argument failed validation
+// ("executions[3]: ..."), keeping the error's kind and sub-kind so
+// errors.Is still matches the same sentinels.
+func atIndex(field string, i int, err error) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return fmt.Errorf("%s[%d]: %w", field, i, err)
+	}
+	c := *e
+	c.Detail = fmt.Sprintf("%s[%d]", field, i)
+	if e.Detail != "" {
+		c.Detail += ": " + e.Detail
+	}
+	return &c
+}
