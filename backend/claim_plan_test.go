@@ -193,7 +193,7 @@ func TestClaimQueryPlans(t *testing.T) {
 			wantIndex: "ff_exec_core_delayed_lane_idx",
 			wantSearch: []*regexp.Regexp{
 				// The update itself touches only the selected rows.
-				regexp.MustCompile(`^SEARCH ff_exec_core USING PRIMARY KEY \(execution_id=\?\)$`),
+				regexp.MustCompile(`^SEARCH ff_exec_core USING INDEX sqlite_autoindex_ff_exec_core_1 \(execution_id=\?\)$`),
 				regexp.MustCompile(`^SEARCH d USING (COVERING )?INDEX ff_exec_core_delayed_lane_idx \(lane_id=\? AND delay_until_ms<\?\)$`),
 			},
 		},

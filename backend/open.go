@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -237,6 +238,10 @@ func openDatabase(ctx context.Context, path, target, key string, memory bool, op
 		// checkpoints.
 		pragmas = append(pragmas, "journal_mode(WAL)", "synchronous(NORMAL)", "wal_autocheckpoint(8000)")
 	}
+	// The writer's page cache holds the hot index pages of a large queue
+	// (the default 2 MB makes every insert into the random-keyed id
+	// indexes re-read pages from the OS once the queue outgrows it).
+	writerPragmas := []string{"cache_size(-65536)"}
 	connectFail := func(what string, cause error) error {
 		return constructionError(SubKindBackendTransport, fmt.Sprintf("sqlite %s connect for %q: %v", what, path, cause))
 	}
@@ -251,7 +256,7 @@ func openDatabase(ctx context.Context, path, target, key string, memory bool, op
 			return nil, connectFail("sentinel", err)
 		}
 	}
-	if db.writer, err = sql.Open("sqlite", dsn(target, pragmas, "_txlock=immediate")); err != nil {
+	if db.writer, err = sql.Open("sqlite", dsn(target, append(slices.Clone(pragmas), writerPragmas...), "_txlock=immediate")); err != nil {
 		return nil, constructionError(SubKindBackendProtocol, fmt.Sprintf("sqlite connect-opts parse for %q: %v", path, err))
 	}
 	db.writer.SetMaxOpenConns(1)

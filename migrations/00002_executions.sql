@@ -10,6 +10,12 @@ CREATE TABLE ff_lane_registry (
     registered_by    TEXT    NOT NULL
 ) STRICT, WITHOUT ROWID;
 
+-- ff_exec_core and ff_attempt are rowid tables on purpose: their rows are
+-- wide and their ids random, so WITHOUT ROWID would insert every row at a
+-- random place in the table b-tree. With a rowid, rows are appended in
+-- creation order (the order claims take them, so a claim and its complete
+-- dirty the same few pages) and only the narrow id index takes the random
+-- inserts (bench S1 +10-25%, batch create 15k -> 18k/s).
 CREATE TABLE ff_exec_core (
     execution_id         TEXT    PRIMARY KEY,
     partition_key        INTEGER NOT NULL,
@@ -81,7 +87,7 @@ CREATE TABLE ff_exec_core (
     failure_category     TEXT,
     progress_pct         INTEGER,
     progress_message     TEXT
-) STRICT, WITHOUT ROWID;
+) STRICT;
 
 -- Claim: the best eligible execution of a lane. Partial, so its size is the
 -- claimable backlog only, never the finished history.
@@ -135,7 +141,7 @@ CREATE TABLE ff_attempt (
     -- Fail's first result, so a repeated Fail returns it unchanged.
     retry_due_at_ms     INTEGER,
     PRIMARY KEY (execution_id, attempt_index)
-) STRICT, WITHOUT ROWID;
+) STRICT;
 
 -- Lease-expiry scanner: live leases by expiry.
 CREATE INDEX ff_attempt_lease_expiry_idx ON ff_attempt (lease_expires_at_ms)
