@@ -530,3 +530,75 @@ func checkS6(ctx context.Context, b *backend.SQLiteBackend, members []backend.Ex
 	}
 	return nil
 }
+
+// ---- SB: batch create ----
+
+// SBGoalPerSec is the CreateExecutions throughput goal (issue 11).
+const SBGoalPerSec = 20_000.0
+
+// SBRow is the result of the batch-create scenario.
+type SBRow struct {
+	N         int     `json:"n"`
+	BatchSize int     `json:"batch_size"`
+	Seconds   float64 `json:"seconds"`
+	// PerSec is executions created per second over the whole run.
+	PerSec float64 `json:"executions_per_sec"`
+	// Batch is the duration of one CreateExecutions call.
+	Batch   Percentiles `json:"batch_ms"`
+	GoalPS  float64     `json:"goal_per_sec"`
+	Error   string      `json:"error,omitempty"`
+	Claimed int         `json:"claimed_check"`
+}
+
+// RunSB creates n executions through CreateExecutions in batches of
+// batchSize on a fresh file, one caller, then checks that one is
+// claimable.
+func RunSB(ctx context.Context, dir string, n, batchSize int) (row SBRow, err error) {
+	row = SBRow{N: n, BatchSize: batchSize, GoalPS: SBGoalPerSec}
+	if batchSize <= 0 {
+		return row, fmt.Errorf("batch size %d", batchSize)
+	}
+	path := dbPath(dir, "sb-ffsqlite")
+	b, err := openFF(ctx, path, false)
+	if err != nil {
+		return row, fmt.Errorf("ffsqlite open: %w", err)
+	}
+	defer closeFF(b, path, &err)
+	const lane backend.LaneID = "sb"
+	var batches []time.Duration
+	args := make([]backend.CreateExecutionArgs, 0, batchSize)
+	start := time.Now()
+	for done := 0; done < n; {
+		args = args[:0]
+		for range min(batchSize, n-done) {
+			args = append(args, backend.CreateExecutionArgs{
+				ExecutionID: backend.NewExecutionID(), Namespace: "bench", LaneID: lane,
+				ExecutionKind: "bench", InputPayload: payload,
+			})
+		}
+		t0 := time.Now()
+		res, err := b.CreateExecutions(ctx, args)
+		if err != nil {
+			return row, fmt.Errorf("create batch at %d: %w", done, err)
+		}
+		batches = append(batches, time.Since(t0))
+		for i, r := range res {
+			if r.Kind != backend.CreateExecutionCreated {
+				return row, fmt.Errorf("element %d of batch at %d: %s", i, done, r.Kind)
+			}
+		}
+		done += len(args)
+	}
+	elapsed := time.Since(start)
+	row.Seconds = elapsed.Seconds()
+	row.PerSec = float64(n) / elapsed.Seconds()
+	row.Batch = percentiles(batches)
+	h, err := b.Claim(ctx, lane, backend.CapabilitySet{}, claimPolicy(0))
+	if err != nil {
+		return row, fmt.Errorf("claim after batches: %w", err)
+	}
+	if h != nil {
+		row.Claimed = 1
+	}
+	return row, nil
+}

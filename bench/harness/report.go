@@ -42,6 +42,7 @@ type Report struct {
 	S2     []S2Row  `json:"s2_suspend_signal_resume,omitempty"`
 	S4     []S4Row  `json:"s4_linear_flow,omitempty"`
 	S6     []S6Row  `json:"s6_quorum_cancel_fanout,omitempty"`
+	SB     []SBRow  `json:"sb_batch_create,omitempty"`
 	Errors []string `json:"errors,omitempty"`
 }
 
@@ -110,6 +111,7 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	r.writeFFOnly(w)
+	r.writeSB(w)
 	if len(r.Errors) > 0 {
 		fmt.Fprintln(w, "Errors:")
 		for _, e := range r.Errors {
@@ -194,6 +196,26 @@ func (r *Report) writeFFOnly(w io.Writer) {
 		fmt.Fprintln(w, "\nThe Complete call satisfies the quorum and cancels the other n−1 upstreams in the same transaction; with few reps p99 is the maximum.")
 		fmt.Fprintln(w)
 	}
+}
+
+// writeSB renders the batch-create scenario.
+func (r *Report) writeSB(w io.Writer) {
+	if len(r.SB) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "### SB batch create: CreateExecutions (ffsqlite only)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| N | batch size | executions/s | goal | batch p50 / p95 / p99 ms |")
+	fmt.Fprintln(w, "|--:|--:|--:|---|--:|")
+	for _, s := range r.SB {
+		if s.Error != "" {
+			fmt.Fprintf(w, "| %d | %d | error: %s ||| \n", s.N, s.BatchSize, cell(s.Error))
+			continue
+		}
+		fmt.Fprintf(w, "| %d | %d | %.0f | ≥ %.0f/s: %s | %s |\n", s.N, s.BatchSize, s.PerSec, s.GoalPS, verdict(s.PerSec >= s.GoalPS), s.Batch)
+	}
+	fmt.Fprintln(w, "\nOne caller; each batch is one transaction (validation, idempotency lookup and insert per element).")
+	fmt.Fprintln(w)
 }
 
 // verdict renders whether a goal was met.

@@ -53,7 +53,7 @@ func main() {
 		sets         = flag.Int("sets", 10, "S5 capability sets")
 		perSetFlag   = flag.String("per-set", "1,2", "S5 workers per capability set, comma-separated")
 		systemsFlag  = flag.String("systems", "ffsqlite,raw-sqlite,river,goqite", "systems for S1/S5, comma-separated")
-		scenarios    = flag.String("scenarios", "s1,s5,growth,s2,s4,s6", "scenarios to run, comma-separated")
+		scenarios    = flag.String("scenarios", "s1,s5,growth,s2,s4,s6,sb", "scenarios to run, comma-separated")
 		growthSmall  = flag.Int("growth-small", 10_000, "growth baseline: jobs queued")
 		growthBig    = flag.Int("growth-big", 50_000, "growth: large backlog (queued, then finished); the issue's figure is 1000000 (about an hour at current speed)")
 		growthCycles = flag.Int("growth-cycles", 2_000, "growth: claim+complete cycles measured per fixture")
@@ -66,6 +66,8 @@ func main() {
 		s4Runners    = flag.Int("s4-runners", 4, "S4: concurrent flow runners")
 		s6NFlag      = flag.String("s6-n", "10,100,1000", "S6: upstream counts, comma-separated")
 		s6Reps       = flag.Int("s6-reps", 15, "S6: repetitions per n (a fifth, at least 3, for n ≥ 1000)")
+		sbN          = flag.Int("sb-n", 100_000, "SB: executions created through CreateExecutions")
+		sbBatch      = flag.Int("sb-batch", 1_000, "SB: executions per CreateExecutions call")
 		riverCool    = flag.Duration("river-fetch-cooldown", time.Millisecond, "River FetchCooldown (River's default is 100ms)")
 		riverPoll    = flag.Duration("river-fetch-poll", 50*time.Millisecond, "River FetchPollInterval (River's default is 1s)")
 		riverConns   = flag.Int("river-conns", 1, "River pool size (riversqlite recommends 1)")
@@ -124,6 +126,7 @@ func main() {
 		"s2_n":          strconv.Itoa(*s2N), "s2_pipelines": strconv.Itoa(*s2Pipes),
 		"s4_flows": strconv.Itoa(*s4Flows), "s4_nodes": strconv.Itoa(*s4Nodes), "s4_runners": strconv.Itoa(*s4Runners),
 		"s6_n": *s6NFlag, "s6_reps": strconv.Itoa(*s6Reps),
+		"sb_n": strconv.Itoa(*sbN), "sb_batch": strconv.Itoa(*sbBatch),
 	}
 	ctx := context.Background()
 
@@ -252,6 +255,15 @@ func main() {
 			})
 			report.S6 = append(report.S6, row)
 		}
+	}
+	if slices.Contains(want, "sb") {
+		var row harness.SBRow
+		row.Error = ffOnly("sb", func(ctx context.Context) (string, error) {
+			var err error
+			row, err = harness.RunSB(ctx, dir, *sbN, *sbBatch)
+			return fmt.Sprintf("%.0f executions/s, batch p50 %.2f ms", row.PerSec, row.Batch.P50), err
+		})
+		report.SB = append(report.SB, row)
 	}
 
 	report.Meta.Seconds = time.Since(report.Meta.Started).Seconds()
