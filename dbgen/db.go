@@ -126,6 +126,15 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.clearSuspensionTimeoutStmt, err = db.PrepareContext(ctx, clearSuspensionTimeout); err != nil {
 		return nil, fmt.Errorf("error preparing query ClearSuspensionTimeout: %w", err)
 	}
+	if q.cliAttemptListStmt, err = db.PrepareContext(ctx, cliAttemptList); err != nil {
+		return nil, fmt.Errorf("error preparing query CliAttemptList: %w", err)
+	}
+	if q.cliFlowMemberListStmt, err = db.PrepareContext(ctx, cliFlowMemberList); err != nil {
+		return nil, fmt.Errorf("error preparing query CliFlowMemberList: %w", err)
+	}
+	if q.cliWaitpointExecutionListStmt, err = db.PrepareContext(ctx, cliWaitpointExecutionList); err != nil {
+		return nil, fmt.Errorf("error preparing query CliWaitpointExecutionList: %w", err)
+	}
 	if q.closeOpenWaitpointsStmt, err = db.PrepareContext(ctx, closeOpenWaitpoints); err != nil {
 		return nil, fmt.Errorf("error preparing query CloseOpenWaitpoints: %w", err)
 	}
@@ -785,6 +794,21 @@ func (q *Queries) Close() error {
 	if q.clearSuspensionTimeoutStmt != nil {
 		if cerr := q.clearSuspensionTimeoutStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing clearSuspensionTimeoutStmt: %w", cerr)
+		}
+	}
+	if q.cliAttemptListStmt != nil {
+		if cerr := q.cliAttemptListStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cliAttemptListStmt: %w", cerr)
+		}
+	}
+	if q.cliFlowMemberListStmt != nil {
+		if cerr := q.cliFlowMemberListStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cliFlowMemberListStmt: %w", cerr)
+		}
+	}
+	if q.cliWaitpointExecutionListStmt != nil {
+		if cerr := q.cliWaitpointExecutionListStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cliWaitpointExecutionListStmt: %w", cerr)
 		}
 	}
 	if q.closeOpenWaitpointsStmt != nil {
@@ -1670,6 +1694,9 @@ type Queries struct {
 	cancelDispatchDeleteGroupStmt           *sql.Stmt
 	cancelDispatchTargetsStmt               *sql.Stmt
 	clearSuspensionTimeoutStmt              *sql.Stmt
+	cliAttemptListStmt                      *sql.Stmt
+	cliFlowMemberListStmt                   *sql.Stmt
+	cliWaitpointExecutionListStmt           *sql.Stmt
 	closeOpenWaitpointsStmt                 *sql.Stmt
 	closeWaitpointStmt                      *sql.Stmt
 	completionEventInsertDispatchedStmt     *sql.Stmt
@@ -1872,6 +1899,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		cancelDispatchDeleteGroupStmt:           q.cancelDispatchDeleteGroupStmt,
 		cancelDispatchTargetsStmt:               q.cancelDispatchTargetsStmt,
 		clearSuspensionTimeoutStmt:              q.clearSuspensionTimeoutStmt,
+		cliAttemptListStmt:                      q.cliAttemptListStmt,
+		cliFlowMemberListStmt:                   q.cliFlowMemberListStmt,
+		cliWaitpointExecutionListStmt:           q.cliWaitpointExecutionListStmt,
 		closeOpenWaitpointsStmt:                 q.closeOpenWaitpointsStmt,
 		closeWaitpointStmt:                      q.closeWaitpointStmt,
 		completionEventInsertDispatchedStmt:     q.completionEventInsertDispatchedStmt,
