@@ -11,8 +11,14 @@ import (
 	"github.com/flowfabric/ffsqlite/dbgen"
 )
 
-// waitpointsLimitDefault is waitpoints list's --limit default.
-const waitpointsLimitDefault = 100
+// Listing bounds of waitpoints list.
+const (
+	// waitpointsLimitDefault is the --limit default.
+	waitpointsLimitDefault = 100
+	// waitpointExecutionsPage is the page size of the executions-with-
+	// waitpoints listing.
+	waitpointExecutionsPage = 500
+)
 
 // waitpointJSON is one pending or active waitpoint (never its token).
 type waitpointJSON struct {
@@ -120,7 +126,7 @@ func (c *cli) waitpointsList(args []string) error {
 		after := ""
 	scan:
 		for {
-			ids, err := q.CliWaitpointExecutionList(c.ctx, dbgen.CliWaitpointExecutionListParams{After: after, Lim: waitpointsLimitDefault})
+			ids, err := q.CliWaitpointExecutionList(c.ctx, dbgen.CliWaitpointExecutionListParams{After: after, Lim: waitpointExecutionsPage})
 			if err != nil {
 				return fmt.Errorf("list executions with waitpoints: %w", err)
 			}
@@ -133,7 +139,7 @@ func (c *cli) waitpointsList(args []string) error {
 					break scan
 				}
 			}
-			if len(ids) < waitpointsLimitDefault {
+			if len(ids) < waitpointExecutionsPage {
 				break
 			}
 			after = ids[len(ids)-1]
