@@ -70,8 +70,11 @@ func (a *approvalRun) finished() {
 }
 
 // runApprovalSection creates the jobs, runs workers and the approver, then
-// prints and verifies the outcome.
-func runApprovalSection(ctx context.Context, b *backend.SQLiteBackend) error {
+// prints and verifies the outcome. Its workers claim by hand rather than
+// through a worker.Runner: a job suspends mid-attempt (ending its lease
+// with Suspend) and is later taken with ClaimResumedExecution, neither of
+// which the runner does.
+func runApprovalSection(ctx context.Context, b *backend.SQLiteBackend, sum *summary) (*sectionStats, error) {
 	fmt.Printf("\n== approval: %d jobs on lane %q, some suspend until a signal %q arrives ==\n", approvalJobs, laneApproval, approvalSignal)
 	ctx, cancel := context.WithTimeout(ctx, approvalTimeout)
 	defer cancel()
@@ -93,7 +96,7 @@ func runApprovalSection(ctx context.Context, b *backend.SQLiteBackend) error {
 			InputPayload: fmt.Appendf(nil, `{"post":%d}`, i), PayloadEncoding: "json", CreatorIdentity: "demo-approval",
 			Tags: map[string]string{tagNeedsApproval: fmt.Sprint(need)},
 		}); err != nil {
-			return fmt.Errorf("approval: create: %w", err)
+			return nil, fmt.Errorf("approval: create: %w", err)
 		}
 		a.ids = append(a.ids, id)
 	}
@@ -122,18 +125,26 @@ func runApprovalSection(ctx context.Context, b *backend.SQLiteBackend) error {
 	fmt.Printf("approval: %d of %d jobs needed approval: %d suspended, %d approved (%d duplicate re-delivery ignored), %d resumed+completed; %d completed without approval\n",
 		needs, approvalJobs, a.suspended.Load(), a.approved.Load(), a.duplicates.Load(), a.resumedDone.Load(), a.plainDone.Load())
 	if len(lat) > 0 {
-		fmt.Printf("suspend → resumed claim: avg %s  p50 %s  max %s (includes ≤%s simulated review and ≤50ms pickup); section wall %s\n",
-			fmtDur(mean(lat)), fmtDur(percentile(lat, 50)), fmtDur(lat[len(lat)-1]), approvalReviewMax, wall.Round(time.Millisecond))
+		fmt.Printf("suspend → resumed claim: p50 %s  p99 %s  max %s (includes ≤%s simulated review and ≤50ms pickup); section wall %s\n",
+			fmtDur(percentile(lat, 50)), fmtDur(percentile(lat, 99)), fmtDur(lat[len(lat)-1]), approvalReviewMax, wall.Round(time.Millisecond))
 	}
+	sum.signals += int(a.approved.Load())
+	sum.duplicateSignals += int(a.duplicates.Load())
 
 	// Verify through the public API.
 	vctx := context.WithoutCancel(ctx)
+	stats := newSectionStats("approval")
 	for _, id := range a.ids {
-		st, err := b.ReadExecutionState(vctx, id)
-		if err != nil || st == nil {
-			problems = append(problems, fmt.Sprintf("%s: read state: %v (nil=%v)", id, err, st == nil))
-		} else if *st != backend.PublicStateCompleted {
-			problems = append(problems, fmt.Sprintf("%s: %s, want completed", id, *st))
+		info, err := b.ReadExecutionInfo(vctx, id)
+		switch {
+		case err != nil || info == nil:
+			problems = append(problems, fmt.Sprintf("%s: read: %v (nil=%v)", id, err, info == nil))
+			stats.missing++
+		case info.PublicState != backend.PublicStateCompleted:
+			problems = append(problems, fmt.Sprintf("%s: %s, want completed", id, info.PublicState))
+		}
+		if info != nil {
+			stats.addInfo(info)
 		}
 	}
 	if n := int(a.approved.Load()); n != needs || int(a.resumedDone.Load()) != needs || int(a.plainDone.Load()) != approvalJobs-needs {
@@ -144,10 +155,10 @@ func runApprovalSection(ctx context.Context, b *backend.SQLiteBackend) error {
 		for _, p := range problems {
 			fmt.Printf("  problem: %s\n", p)
 		}
-		return fmt.Errorf("approval: %d problem(s), see above", len(problems))
+		return stats, fmt.Errorf("approval: %d problem(s), see above", len(problems))
 	}
 	fmt.Printf("approval verify: OK: all %d jobs completed; every approved one was woken by exactly its %q signal\n", approvalJobs, approvalSignal)
-	return nil
+	return stats, nil
 }
 
 // work serves resumed executions first, then claims new ones.

@@ -6,21 +6,27 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/flowfabric/ffsqlite/backend"
+	"github.com/flowfabric/ffsqlite/worker"
 )
 
 // The DAG section: root A fans out to B1..B3, which join into J under a
 // quorum(2, cancel_remaining) policy. A passes its result to every B
 // through a data-passing edge. B3 is slow and would fail permanently, so
 // J is satisfied by B1+B2 and the engine cancels B3 while it still runs.
+// One worker.Runner runs every member; its lease renewal is what notices
+// B3's cancellation (the renewal reports the lease gone and the runner
+// cancels B3's handler context).
 const (
 	laneFlow      backend.LaneID = "flow"
 	flowWorkers                  = 4
+	flowRenew                    = 50 * time.Millisecond  // how soon a runner notices a cancelled member
 	b3Work                       = 600 * time.Millisecond // B3's planned run time before failing
 	flowTimeout                  = 10 * time.Second
 	tagFlowMember                = "demo.flow.member"
@@ -44,7 +50,7 @@ type flowRun struct {
 	mu       sync.Mutex
 	ends     []flowEnd
 	problems []string
-	done     chan struct{} // closed when J has ended
+	done     chan struct{} // closed when every member has ended
 	once     sync.Once
 }
 
@@ -57,15 +63,16 @@ func (f *flowRun) problem(format string, a ...any) {
 func (f *flowRun) ended(member, what string) {
 	f.mu.Lock()
 	f.ends = append(f.ends, flowEnd{member: member, what: what, seq: len(f.ends)})
+	all := len(f.ends) == len(flowMembers)
 	f.mu.Unlock()
-	if member == "J" {
+	if all {
 		f.once.Do(func() { close(f.done) })
 	}
 }
 
-// runFlowSection builds the DAG, runs it with a small worker pool on the
-// "flow" lane, prints the outcome and verifies it.
-func runFlowSection(ctx context.Context, b *backend.SQLiteBackend) error {
+// runFlowSection builds the DAG, runs it with a runner on the "flow"
+// lane, prints the outcome and verifies it.
+func runFlowSection(ctx context.Context, b *backend.SQLiteBackend, sum *summary) (*sectionStats, error) {
 	fmt.Println("\n== flow: A → {B1,B2,B3} → J, J = quorum(2, cancel_remaining), B3 slow and failing ==")
 	ctx, cancel := context.WithTimeout(ctx, flowTimeout)
 	defer cancel()
@@ -74,34 +81,49 @@ func runFlowSection(ctx context.Context, b *backend.SQLiteBackend) error {
 	f.aResult, _ = json.Marshal(map[string]any{"from": "A", "dataset": "ds-42", "shards": 3})
 
 	if err := f.build(ctx); err != nil {
-		return fmt.Errorf("flow: build: %w", err)
+		return nil, fmt.Errorf("flow: build: %w", err)
 	}
 	// Before any worker runs: A is claimable, the others are gated.
 	before, err := f.states(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Printf("wired:    %s\n", before)
 	if want := "A=waiting B1=waiting_children B2=waiting_children B3=waiting_children J=waiting_children"; before != want {
 		f.problem("before any claim: %s, want %s", before, want)
 	}
 
-	wctx, stopWorkers := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	for i := range flowWorkers {
-		wg.Go(func() { f.work(wctx, i) })
+	r, err := worker.New(b, worker.Config{
+		ClaimMaxWait:     200 * time.Millisecond,
+		Concurrency:      flowWorkers,
+		Lane:             laneFlow,
+		LeaseTTL:         leaseTTL,
+		Logger:           slog.New(slog.DiscardHandler), // B3's lost lease is expected; onOutcome checks it
+		OutcomeFunc:      f.onOutcome,
+		RenewInterval:    flowRenew,
+		ShutdownGrace:    shutdownGrace,
+		WorkerID:         "demo-flow-worker",
+		WorkerInstanceID: "demo-flow",
+	}, f.handle)
+	if err != nil {
+		return nil, fmt.Errorf("flow: runner: %w", err)
 	}
+	wctx, stopRunner := context.WithCancel(ctx)
+	runErr := make(chan error, 1)
+	go func() { runErr <- r.Run(wctx) }()
+	// Every member ends, B3 included: its runner notices the cancellation
+	// at its next renewal.
 	select {
 	case <-f.done:
 	case <-ctx.Done():
-		f.problem("timed out before J ended")
+		f.problem("timed out before every member ended")
 	}
-	// B3's worker notices the cancellation on its next renew; let it.
-	sleep(ctx, 150*time.Millisecond)
-	stopWorkers()
-	wg.Wait()
+	stopRunner()
+	if err := <-runErr; err != nil {
+		f.problem("runner: %v", err)
+	}
 
-	return f.report(context.WithoutCancel(ctx), start)
+	return f.report(context.WithoutCancel(ctx), start, sum)
 }
 
 // build creates the members, the flow, J's group policy and the edges.
@@ -177,34 +199,11 @@ func (f *flowRun) build(ctx context.Context) error {
 	return nil
 }
 
-// work claims from the flow lane and runs each member per its role.
-func (f *flowRun) work(ctx context.Context, id int) {
-	policy := backend.ClaimPolicy{
-		WorkerID: "demo-flow-worker", WorkerInstanceID: backend.WorkerInstanceID(fmt.Sprintf("f%d", id)),
-		LeaseTTL: leaseTTL, MaxWait: 200 * time.Millisecond,
-	}
-	for ctx.Err() == nil {
-		h, err := f.b.Claim(ctx, laneFlow, backend.CapabilitySet{}, policy)
-		if err != nil {
-			if ctx.Err() == nil {
-				f.problem("claim: %v", err)
-				sleep(ctx, 50*time.Millisecond)
-			}
-			continue
-		}
-		if h != nil {
-			f.runMember(ctx, *h)
-		}
-	}
-}
-
-func (f *flowRun) runMember(ctx context.Context, h backend.Handle) {
-	ec, err := f.b.ReadExecutionContext(ctx, h.ExecutionID())
-	if err != nil {
-		f.problem("read context of %s: %v", h.ExecutionID(), err)
-		return
-	}
-	m := ec.Tags[tagFlowMember]
+// handle runs one member per its role: wait (the simulated work), then
+// succeed with a result, except B3, which fails permanently unless the
+// engine cancels it first (the runner then cancels ctx).
+func (f *flowRun) handle(ctx context.Context, job *worker.Job) error {
+	m := job.Tags[tagFlowMember]
 	var work time.Duration
 	switch m {
 	case "A", "J":
@@ -216,55 +215,44 @@ func (f *flowRun) runMember(ctx context.Context, h backend.Handle) {
 	case "B3":
 		work = b3Work
 	default:
-		f.problem("%s: unknown flow member %q", h.ExecutionID(), m)
-		return
+		f.problem("%s: unknown flow member %q", job.ExecutionID, m)
+		return worker.Permanent(fmt.Errorf("unknown flow member %q", m))
 	}
-	if strings.HasPrefix(m, "B") && !bytes.Equal(ec.InputPayload, f.aResult) {
-		f.problem("%s: input %s, want A's result %s (data passing)", m, ec.InputPayload, f.aResult)
+	if strings.HasPrefix(m, "B") && !bytes.Equal(job.InputPayload, f.aResult) {
+		f.problem("%s: input %s, want A's result %s (data passing)", m, job.InputPayload, f.aResult)
 	}
-	// Work in slices, renewing the lease between them: a revoked lease
-	// (the engine cancelled this member) shows up as ErrStaleLease.
-	for left := work; left > 0; left -= 50 * time.Millisecond {
-		if !sleep(ctx, min(left, 50*time.Millisecond)) {
-			return
-		}
-		if _, err := f.b.Renew(ctx, h); err != nil {
-			f.lost(ctx, m, h, "renew", err)
-			return
-		}
+	if !sleep(ctx, work) {
+		return context.Cause(ctx)
 	}
 	if m == "B3" {
-		out, err := f.b.Fail(ctx, h, backend.FailureReason{Message: "shard 3 is corrupt"}, backend.FailurePermanent)
-		if err != nil {
-			f.lost(ctx, m, h, "fail", err)
-			return
-		}
-		f.ended(m, "failed ("+string(out.Kind)+")")
-		return
+		return worker.Permanent(errors.New("shard 3 is corrupt"))
 	}
 	result, _ := json.Marshal(map[string]string{"from": m})
 	if m == "A" {
 		result = f.aResult // passed on to B1..B3 by the data-passing edges
 	}
-	if err := f.b.Complete(ctx, h, result); err != nil {
-		f.lost(ctx, m, h, "complete", err)
-		return
-	}
-	f.ended(m, "completed")
+	return worker.SetResult(ctx, result)
 }
 
-// lost books a worker's lease being taken away; only a cancellation by
-// the engine (stale lease on a cancelled execution) is expected.
-func (f *flowRun) lost(ctx context.Context, m string, h backend.Handle, op string, err error) {
-	if ctx.Err() != nil {
-		return
+// onOutcome books how the runner settled a member. A lost lease is
+// expected only for a member the engine cancelled (B3).
+func (f *flowRun) onOutcome(o worker.Outcome) {
+	m := o.Job.Tags[tagFlowMember]
+	switch o.Kind {
+	case worker.OutcomeCompleted:
+		f.ended(m, "completed")
+	case worker.OutcomeFailed:
+		f.ended(m, fmt.Sprintf("failed (%s: %v)", o.Class, o.Err))
+	case worker.OutcomeLeaseLost:
+		st, err := f.b.ReadExecutionState(context.Background(), o.Job.ExecutionID)
+		if err == nil && st != nil && *st == backend.PublicStateCancelled && errors.Is(o.Err, backend.ErrStaleLease) {
+			f.ended(m, "cancelled while running (renew: stale lease, handler ctx cancelled)")
+			return
+		}
+		f.problem("%s: lease lost: %v (state %v, read err %v)", m, o.Err, st, err)
+	default:
+		f.problem("%s: %s: %v", m, o.Kind, o.Err)
 	}
-	st, rerr := f.b.ReadExecutionState(ctx, h.ExecutionID())
-	if errors.Is(err, backend.ErrStaleLease) && rerr == nil && st != nil && *st == backend.PublicStateCancelled {
-		f.ended(m, "cancelled while running ("+op+": stale lease)")
-		return
-	}
-	f.problem("%s: %s: %v (state %v, read err %v)", m, op, err, st, rerr)
 }
 
 // states renders every member's public state.
@@ -281,15 +269,18 @@ func (f *flowRun) states(ctx context.Context) (string, error) {
 }
 
 // report prints states, J's group and the finish order, and verifies them.
-func (f *flowRun) report(ctx context.Context, start time.Time) error {
+func (f *flowRun) report(ctx context.Context, start time.Time, sum *summary) (*sectionStats, error) {
 	b := f.b
+	stats := newSectionStats("flow")
 	infos := map[string]*backend.ExecutionInfo{}
 	for _, m := range flowMembers {
 		info, err := b.ReadExecutionInfo(ctx, f.ids[m])
 		if err != nil || info == nil {
-			return fmt.Errorf("flow: info of %s: %v (nil=%v)", m, err, info == nil)
+			stats.missing += len(flowMembers) - len(infos)
+			return stats, fmt.Errorf("flow: info of %s: %v (nil=%v)", m, err, info == nil)
 		}
 		infos[m] = info
+		stats.addInfo(info)
 	}
 	var parts []string
 	for _, m := range flowMembers {
@@ -299,8 +290,12 @@ func (f *flowRun) report(ctx context.Context, start time.Time) error {
 
 	snap, err := b.DescribeFlow(ctx, f.flowID)
 	if err != nil || snap == nil {
-		return fmt.Errorf("flow: describe: %v (nil=%v)", err, snap == nil)
+		return stats, fmt.Errorf("flow: describe: %v (nil=%v)", err, snap == nil)
 	}
+	if sum.flows == nil {
+		sum.flows = map[string]int{}
+	}
+	sum.flows[string(snap.PublicFlowState)]++
 	var jg *backend.EdgeGroupSnapshot
 	for i := range snap.EdgeGroups {
 		if snap.EdgeGroups[i].DownstreamExecutionID == f.ids["J"] {
@@ -308,7 +303,7 @@ func (f *flowRun) report(ctx context.Context, start time.Time) error {
 		}
 	}
 	if jg == nil {
-		return errors.New("flow: DescribeFlow has no edge group for J")
+		return stats, errors.New("flow: DescribeFlow has no edge group for J")
 	}
 	fmt.Printf("J group:  policy %s(k=%d, %s)  state %s  satisfied %d failed %d skipped %d running %d of %d\n",
 		jg.Policy.Kind, jg.Policy.K, jg.Policy.OnSatisfied, jg.GroupState,
@@ -374,10 +369,10 @@ func (f *flowRun) report(ctx context.Context, start time.Time) error {
 		for _, p := range problems {
 			fmt.Printf("  problem: %s\n", p)
 		}
-		return fmt.Errorf("flow: %d problem(s), see above", len(problems))
+		return stats, fmt.Errorf("flow: %d problem(s), see above", len(problems))
 	}
 	fmt.Println("flow verify: OK: A→B data passed, J satisfied by B1+B2, B3 cancelled by the engine, J ran last")
-	return nil
+	return stats, nil
 }
 
 func seenSeq(seen map[string]flowEnd, m string) int {

@@ -2,18 +2,24 @@
 // file.
 //
 // A producer submits executions on two lanes ("email" and "render") with
-// mixed priorities, capability requirements and start delays. A pool of
-// workers claims them, reports progress, renews long leases and completes
-// them, except for a planned share that fail transiently (and are retried
-// by the engine) or permanently. A live progress line is redrawn on stderr
-// while the run lasts; at the end a per-lane report is printed and every
-// execution is checked to be in a terminal state through the public API.
+// mixed priorities, capability requirements and start delays. They are run
+// by worker.Runner instances (package worker): one for the email lane and
+// two for the render lane, one of them offering the "gpu" capability that
+// a share of render jobs require. The handler reports progress and
+// succeeds, except for a planned share that fail transiently (retried by
+// the engine) or permanently; claiming, lease renewal, Complete and Fail
+// are the runner's. A progress bar is drawn on stderr while the run lasts
+// (redrawn in place on a terminal, periodic lines otherwise); then a
+// per-lane report is printed and every execution is checked through the
+// public API to be terminal, as its runner reported.
 //
 // Two further sections follow, each verified through the public API: a
-// small flow (root → three-way fan-out → quorum join that cancels the
-// straggler, see flow.go) and an approval step (suspend on a waitpoint,
-// signal from an approver, claim of the resumed execution, see
-// approval.go).
+// small flow run by a runner (root → three-way fan-out → quorum join that
+// cancels the straggler, see flow.go) and an approval step (suspend on a
+// waitpoint, signal from an approver, claim of the resumed execution, see
+// approval.go), which claims by hand because it suspends mid-attempt. A
+// summary table across the sections ends the run (summary.go). The exit
+// status is 1 when any check fails or any execution was lost.
 //
 // Usage (FF_DEV_MODE=1 is required by the backend):
 //
@@ -27,24 +33,24 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/signal"
 	"reflect"
-	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/flowfabric/ffsqlite/backend"
 	"github.com/flowfabric/ffsqlite/scanners"
+	"github.com/flowfabric/ffsqlite/worker"
 )
 
-// Lanes the demo uses; workers sweep them in order starting at their home lane.
+// Lanes of the plain executions.
 const (
 	laneEmail  backend.LaneID = "email"
 	laneRender backend.LaneID = "render"
@@ -57,11 +63,14 @@ const (
 	leaseTTL      = 5 * time.Second
 	claimMaxWait  = 500 * time.Millisecond
 	retryBackoff  = 100 * time.Millisecond // keeps retries inside the demo's time budget
-	longJob       = 10 * time.Millisecond  // jobs longer than this renew their lease once
-	progressEvery = 200 * time.Millisecond
+	shutdownGrace = 2 * time.Second        // runners stop only once all work is done, so this is a backstop
 )
 
-// Planned failure modes, carried in the input payload so that the worker
+// tagSeq carries an execution's index into demo.jobs, so that a runner's
+// outcome can be booked against the producer's record.
+const tagSeq = "demo.seq"
+
+// Planned failure modes, carried in the input payload so that the handler
 // (not the producer) decides what happens, as a real handler would.
 const (
 	failTransient = "transient"
@@ -73,13 +82,13 @@ type input struct {
 	Seq int    `json:"seq"`
 	To  string `json:"to,omitempty"`  // email
 	Res string `json:"res,omitempty"` // render
-	// Fail, when set, makes the worker fail instead of completing:
+	// Fail, when set, makes the handler fail instead of completing:
 	// transient on the first FailAttempts attempts, or permanent at once.
 	Fail         string `json:"fail,omitempty"`
 	FailAttempts int    `json:"fail_attempts,omitempty"`
 }
 
-// outcome of one execution as observed by the worker that ended it.
+// outcome of one execution as reported by the runner that ended it.
 const (
 	outcomeNone int32 = iota
 	outcomeCompleted
@@ -87,19 +96,17 @@ const (
 )
 
 // job is the demo's own record of one execution. id and lane are written by
-// the producer before the execution exists; workers touch only the atomics.
+// the producer before the execution exists; runners touch only the atomics.
 type job struct {
 	id      backend.ExecutionID
 	lane    backend.LaneID
-	created atomic.Int64 // ns since run start, taken just before CreateExecution
-	ended   atomic.Int64 // ns since run start when it became terminal
 	outcome atomic.Int32
 	retries atomic.Int32
 }
 
-// counters feed the live progress line.
+// counters feed the progress bar.
 type counters struct {
-	created, claimed, completed, failed, retries, inFlight, errors atomic.Int64
+	created, claimed, completed, failed, retries, errors atomic.Int64
 }
 
 type config struct {
@@ -111,11 +118,13 @@ type config struct {
 }
 
 type demo struct {
-	cfg   config
-	b     *backend.SQLiteBackend
-	start time.Time
-	jobs  []job
-	c     counters
+	cfg     config
+	b       *backend.SQLiteBackend
+	log     *slog.Logger
+	start   time.Time
+	jobs    []job
+	c       counters
+	runners []*worker.Runner // written before the progress bar starts
 
 	producerDone atomic.Bool
 	terminal     atomic.Int64
@@ -130,7 +139,7 @@ func main() {
 	var cfg config
 	flag.StringVar(&cfg.db, "db", "ffdemo.db", "SQLite database file")
 	flag.IntVar(&cfg.n, "n", 400, "number of executions to create")
-	flag.IntVar(&cfg.workers, "workers", 6, "number of worker goroutines")
+	flag.IntVar(&cfg.workers, "workers", 6, "handler slots, split between the email and render runners")
 	flag.BoolVar(&cfg.fresh, "fresh", true, "delete the database (and its -wal/-shm files) first")
 	flag.DurationVar(&cfg.timeout, "timeout", 45*time.Second, "give up (and fail verification) after this long")
 	flag.Parse()
@@ -176,9 +185,13 @@ func run(ctx context.Context, cfg config) (err error) {
 	fmt.Printf("backend:  %s (%s %s, v%d.%d.%d)\n", b.BackendLabel(), caps.Identity.Family, caps.Identity.RFC017Stage, v.Major, v.Minor, v.Patch)
 	fmt.Printf("supports: %s\n", strings.Join(trueFlags(caps.Supports), " "))
 	fmt.Printf("database: %s\n", cfg.db)
-	fmt.Printf("workload: %d executions, %d workers, lanes %v\n\n", cfg.n, cfg.workers, lanes)
 
-	d := &demo{cfg: cfg, b: b, start: time.Now(), jobs: make([]job, cfg.n), done: make(chan struct{})}
+	d := &demo{
+		cfg: cfg, b: b, start: time.Now(), jobs: make([]job, cfg.n), done: make(chan struct{}),
+		// Runner warnings (a lost lease, a failing claim) are worth seeing;
+		// per-attempt notes are not.
+		log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
 
 	// runCtx bounds the whole run; workCtx additionally ends when all work is done.
 	runCtx, cancelRun := context.WithTimeout(ctx, cfg.timeout)
@@ -186,11 +199,10 @@ func run(ctx context.Context, cfg config) (err error) {
 	workCtx, stopWorkers := context.WithCancel(runCtx)
 	defer stopWorkers()
 
+	waitRunners := d.startRunners(workCtx)
+	fmt.Printf("workload: %d executions on lanes %v, runners %s\n\n", cfg.n, lanes, d.runnerList())
 	var wg sync.WaitGroup
 	wg.Go(func() { d.produce(runCtx) })
-	for i := range cfg.workers {
-		wg.Go(func() { d.work(workCtx, i) })
-	}
 	stopProgress := d.showProgress(os.Stderr)
 
 	select {
@@ -199,27 +211,46 @@ func run(ctx context.Context, cfg config) (err error) {
 	}
 	stopWorkers()
 	wg.Wait()
+	waitRunners()
 	stopProgress()
 	wall := time.Since(d.start)
 
-	d.report(os.Stdout, wall)
 	if ctx.Err() != nil {
 		return errors.New("interrupted: skipping verification")
 	}
 	if runCtx.Err() != nil {
-		fmt.Printf("\ntimed out after %s; verifying what is there\n", cfg.timeout)
+		fmt.Printf("timed out after %s; verifying what is there\n", cfg.timeout)
 	}
 	// The run context may be spent (timeout), so verification gets its own.
 	vctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	err = d.verify(vctx)
+	plain, err := d.verify(vctx, wall)
+	sum := &summary{sections: []*sectionStats{plain}}
 	if ctx.Err() == nil {
-		err = errors.Join(err, runFlowSection(ctx, b))
+		st, ferr := runFlowSection(ctx, b, sum)
+		sum.add(st)
+		err = errors.Join(err, ferr)
 	}
 	if ctx.Err() == nil {
-		err = errors.Join(err, runApprovalSection(ctx, b))
+		st, aerr := runApprovalSection(ctx, b, sum)
+		sum.add(st)
+		err = errors.Join(err, aerr)
 	}
-	return err
+	return errors.Join(err, sum.print(os.Stdout))
+}
+
+// runnerList renders the runners as "name(lane ×slots [caps])".
+func (d *demo) runnerList() string {
+	var parts []string
+	for _, r := range d.runners {
+		c := r.Config()
+		s := fmt.Sprintf("%s(%s ×%d", c.WorkerInstanceID, c.Lane, c.Concurrency)
+		if len(c.Capabilities) > 0 {
+			s += " " + strings.Join(c.Capabilities, ",")
+		}
+		parts = append(parts, s+")")
+	}
+	return strings.Join(parts, " ")
 }
 
 // removeDB deletes the database file and SQLite's WAL side files.
@@ -261,7 +292,6 @@ func (d *demo) produce(ctx context.Context) {
 		args := d.plan(i)
 		j := &d.jobs[i]
 		j.id, j.lane = args.ExecutionID, args.LaneID
-		j.created.Store(int64(time.Since(d.start)))
 		if _, err := d.b.CreateExecution(ctx, args); err != nil {
 			if ctx.Err() == nil {
 				d.recordErr("create", err)
@@ -287,7 +317,7 @@ func (d *demo) plan(seq int) backend.CreateExecutionArgs {
 		PayloadEncoding: "json",
 		Priority:        int32(rand.N(9001)),
 		CreatorIdentity: "demo-producer",
-		Tags:            map[string]string{"demo.seq": fmt.Sprint(seq)},
+		Tags:            map[string]string{tagSeq: strconv.Itoa(seq)},
 	}
 	var pol backend.ExecutionPolicy
 	if seq%2 == 0 {
@@ -319,121 +349,111 @@ func (d *demo) plan(seq int) backend.CreateExecutionArgs {
 	return args
 }
 
-// work is one worker's loop. Worker 0 and every third one after it offer
-// the "gpu" capability, so gpu-only render jobs always have a taker.
-func (d *demo) work(ctx context.Context, id int) {
-	name := fmt.Sprintf("w%d", id)
-	var caps backend.CapabilitySet
-	if id%3 == 0 {
-		caps.Tokens = []string{"gpu"}
-		name += "-gpu"
+// startRunners starts one worker.Runner per lane role and returns a
+// function that waits for them after ctx is cancelled. The -workers
+// handler slots are split between the email lane and two render runners:
+// one offering the "gpu" capability (so gpu-only render jobs always have a
+// taker) and one without it, which the engine keeps away from them.
+func (d *demo) startRunners(ctx context.Context) (wait func()) {
+	emailSlots := max(1, d.cfg.workers/2)
+	gpuSlots := max(1, (d.cfg.workers-emailSlots+1)/2)
+	cpuSlots := d.cfg.workers - emailSlots - gpuSlots
+	specs := []struct {
+		name  string
+		lane  backend.LaneID
+		caps  []string
+		slots int
+	}{
+		{"email", laneEmail, nil, emailSlots},
+		{"render-gpu", laneRender, []string{"gpu"}, gpuSlots},
+		{"render-cpu", laneRender, nil, cpuSlots},
 	}
-	// Home lane first; the others follow, so no lane is left idle.
-	order := append(slices.Clone(lanes[id%len(lanes):]), lanes[:id%len(lanes)]...)
-	policy := backend.ClaimPolicy{
-		WorkerID:         "demo-worker",
-		WorkerInstanceID: backend.WorkerInstanceID(name),
-		LeaseTTL:         leaseTTL,
-	}
-	for ctx.Err() == nil {
-		h, err := d.claim(ctx, order, caps, policy)
+	var wg sync.WaitGroup
+	for _, sp := range specs {
+		if sp.slots < 1 {
+			continue
+		}
+		r, err := worker.New(d.b, worker.Config{
+			Capabilities:     sp.caps,
+			ClaimMaxWait:     claimMaxWait,
+			Concurrency:      sp.slots,
+			Lane:             sp.lane,
+			LeaseTTL:         leaseTTL,
+			Logger:           d.log,
+			OutcomeFunc:      d.onOutcome,
+			ShutdownGrace:    shutdownGrace,
+			WorkerID:         "demo-worker",
+			WorkerInstanceID: backend.WorkerInstanceID("demo-" + sp.name),
+		}, d.handle)
 		if err != nil {
-			if ctx.Err() != nil {
-				return
+			d.recordErr("runner "+sp.name, err) // a bug in the demo's config
+			continue
+		}
+		d.runners = append(d.runners, r)
+		wg.Go(func() {
+			if err := r.Run(ctx); err != nil {
+				d.recordErr("run "+sp.name, err)
 			}
-			d.recordErr("claim", err)
-			sleep(ctx, 50*time.Millisecond)
-			continue
-		}
-		if h == nil {
-			continue
-		}
-		d.c.claimed.Add(1)
-		d.c.inFlight.Add(1)
-		d.runOne(ctx, name, *h)
-		d.c.inFlight.Add(-1)
+		})
 	}
+	return wg.Wait
 }
 
-// claim sweeps every lane without waiting, then parks on the home lane for
-// up to claimMaxWait (a commit on that lane wakes it early).
-func (d *demo) claim(ctx context.Context, order []backend.LaneID, caps backend.CapabilitySet, policy backend.ClaimPolicy) (*backend.Handle, error) {
-	for _, lane := range order {
-		if h, err := d.b.Claim(ctx, lane, caps, policy); err != nil || h != nil {
-			return h, err
-		}
-	}
-	policy.MaxWait = claimMaxWait
-	return d.b.Claim(ctx, order[0], caps, policy)
-}
-
-// runOne runs one claimed attempt: read the input, work, heartbeat, and
-// complete or fail as the input's plan says.
-func (d *demo) runOne(ctx context.Context, worker string, h backend.Handle) {
-	ec, err := d.b.ReadExecutionContext(ctx, h.ExecutionID())
-	if err != nil {
-		d.handleErr(ctx, "read context", err)
-		return
-	}
+// handle is the handler of the plain executions: decode the input, work,
+// report progress half way, and succeed or fail as the input's plan says.
+// Lease renewal, Complete and Fail are the runner's business.
+func (d *demo) handle(ctx context.Context, job *worker.Job) error {
+	d.c.claimed.Add(1)
 	var in input
-	if err := json.Unmarshal(ec.InputPayload, &in); err != nil || in.Seq < 0 || in.Seq >= len(d.jobs) {
-		d.recordErr("decode input", fmt.Errorf("%s: %q: %v", h.ExecutionID(), ec.InputPayload, err))
-		return
+	if err := json.Unmarshal(job.InputPayload, &in); err != nil || in.Seq < 0 || in.Seq >= len(d.jobs) {
+		// Retrying cannot fix an undecodable input.
+		return worker.Permanent(fmt.Errorf("decode input %q: %v", job.InputPayload, err))
 	}
-	j := &d.jobs[in.Seq]
-
 	work := time.Duration(2+rand.N(14)) * time.Millisecond // 2–15 ms
 	if !sleep(ctx, work/2) {
-		return
+		return context.Cause(ctx)
 	}
-	if work > longJob {
-		if _, err := d.b.Renew(ctx, h); err != nil {
-			d.handleErr(ctx, "renew", err)
-			return
-		}
-	}
-	if err := d.b.Progress(ctx, h, backend.Ptr[uint8](50), backend.Ptr(ec.ExecutionKind+": halfway")); err != nil {
-		d.handleErr(ctx, "progress", err)
-		return
+	if err := worker.Progress(ctx, 50, job.ExecutionKind+": halfway"); err != nil {
+		return err
 	}
 	if !sleep(ctx, work-work/2) {
-		return
+		return context.Cause(ctx)
 	}
-
 	switch {
 	case in.Fail == failPermanent:
-		d.fail(ctx, j, h, backend.FailurePermanent, "bad input: permanent failure")
-	case in.Fail == failTransient && int(h.AttemptIndex()) < in.FailAttempts:
-		d.fail(ctx, j, h, backend.FailureTransient, fmt.Sprintf("upstream timeout on attempt %d", h.AttemptIndex()))
-	default:
-		result, _ := json.Marshal(map[string]any{
-			"worker": worker, "attempt": h.AttemptIndex(), "work_ms": work.Milliseconds(),
-		})
-		if err := d.b.Complete(ctx, h, result); err != nil {
-			d.handleErr(ctx, "complete", err)
-			return
-		}
-		d.c.completed.Add(1)
-		d.finish(j, outcomeCompleted)
+		return worker.Permanent(errors.New("bad input: permanent failure"))
+	case in.Fail == failTransient && int(job.AttemptIndex) < in.FailAttempts:
+		return fmt.Errorf("upstream timeout on attempt %d", job.AttemptIndex)
 	}
+	result, _ := json.Marshal(map[string]any{
+		"lane": job.Lane, "attempt": job.AttemptIndex, "work_ms": work.Milliseconds(),
+	})
+	return worker.SetResult(ctx, result)
 }
 
-// fail reports a failure and books what the engine decided.
-func (d *demo) fail(ctx context.Context, j *job, h backend.Handle, class backend.FailureClass, msg string) {
-	out, err := d.b.Fail(ctx, h, backend.FailureReason{Message: msg}, class)
-	if err != nil {
-		d.handleErr(ctx, "fail", err)
+// onOutcome books what a runner did with one attempt. Every kind other
+// than completed, failed and retry-scheduled means the demo lost track of
+// an attempt (a lease lost or released, a settle call failing), which the
+// demo counts as an error.
+func (d *demo) onOutcome(o worker.Outcome) {
+	seq, err := strconv.Atoi(o.Job.Tags[tagSeq])
+	if err != nil || seq < 0 || seq >= len(d.jobs) {
+		d.recordErr("outcome", fmt.Errorf("%s: %s without a usable %s tag (%v)", o.Job.ExecutionID, o.Kind, tagSeq, o.Err))
 		return
 	}
-	switch out.Kind {
-	case backend.FailRetryScheduled:
+	j := &d.jobs[seq]
+	switch o.Kind {
+	case worker.OutcomeCompleted:
+		d.c.completed.Add(1)
+		d.finish(j, outcomeCompleted)
+	case worker.OutcomeRetryScheduled:
 		d.c.retries.Add(1)
 		j.retries.Add(1)
-	case backend.FailTerminalFailed:
+	case worker.OutcomeFailed:
 		d.c.failed.Add(1)
 		d.finish(j, outcomeFailed)
 	default:
-		d.recordErr("fail", fmt.Errorf("%s: unexpected outcome %q", h.ExecutionID(), out.Kind))
+		d.recordErr(string(o.Kind), fmt.Errorf("%s attempt %d: %v", o.Job.ExecutionID, o.Job.AttemptIndex, o.Err))
 	}
 }
 
@@ -443,7 +463,6 @@ func (d *demo) finish(j *job, outcome int32) {
 		d.recordErr("finish", fmt.Errorf("%s: ended twice", j.id))
 		return
 	}
-	j.ended.Store(int64(time.Since(d.start)))
 	d.terminal.Add(1)
 	d.checkDone()
 }
@@ -454,14 +473,6 @@ func (d *demo) checkDone() {
 	if d.producerDone.Load() && d.terminal.Load() == d.c.created.Load() {
 		d.doneOnce.Do(func() { close(d.done) })
 	}
-}
-
-// handleErr records err unless it is just the run being cancelled.
-func (d *demo) handleErr(ctx context.Context, op string, err error) {
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return
-	}
-	d.recordErr(op, err)
 }
 
 func (d *demo) recordErr(op string, err error) {
@@ -485,176 +496,87 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// showProgress redraws a one-line status on w until the returned function
-// is called, which draws it a last time and ends the line.
-func (d *demo) showProgress(w io.Writer) (stop func()) {
-	quit, exited := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(exited)
-		t := time.NewTicker(progressEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-quit:
-				fmt.Fprintf(w, "\r%s\n", d.statusLine())
-				return
-			case <-t.C:
-				fmt.Fprintf(w, "\r%s", d.statusLine())
-			}
-		}
-	}()
-	return func() { close(quit); <-exited }
-}
-
-func (d *demo) statusLine() string {
-	s := fmt.Sprintf("created %d/%d  claimed %d  completed %d  failed %d  retries %d  in-flight %d  elapsed %s",
-		d.c.created.Load(), d.cfg.n, d.c.claimed.Load(), d.c.completed.Load(), d.c.failed.Load(),
-		d.c.retries.Load(), d.c.inFlight.Load(), time.Since(d.start).Round(100*time.Millisecond))
-	if n := d.c.errors.Load(); n > 0 {
-		s += fmt.Sprintf("  errors %d", n)
+// inFlight sums the runners' running handlers.
+func (d *demo) inFlight() int {
+	n := 0
+	for _, r := range d.runners {
+		n += r.InFlight()
 	}
-	return fmt.Sprintf("%-110s", s) // pad over a longer previous line
+	return n
 }
 
-// laneStats aggregates the report of one lane (or all of them).
-type laneStats struct {
-	name                          string
-	executions, completed, failed int
-	retries                       int // retries scheduled by Fail
-	latencies                     []time.Duration
-}
-
-func (s *laneStats) add(j *job) {
-	s.executions++
-	s.retries += int(j.retries.Load())
-	switch j.outcome.Load() {
-	case outcomeCompleted:
-		s.completed++
-	case outcomeFailed:
-		s.failed++
-	default:
-		return
-	}
-	s.latencies = append(s.latencies, time.Duration(j.ended.Load()-j.created.Load()))
-}
-
-// report prints the per-lane table, wall time and throughput.
-func (d *demo) report(w io.Writer, wall time.Duration) {
+// verify reads every created execution back through the public API and
+// checks that it is terminal, in the state its runner reported, with a
+// stored result when completed and 1 attempt + 1 per scheduled retry. It
+// prints the per-lane report (latency from the engine's own created and
+// terminal times) and returns the section's numbers for the summary.
+func (d *demo) verify(ctx context.Context, wall time.Duration) (*sectionStats, error) {
 	created := int(d.c.created.Load())
-	byLane := map[backend.LaneID]*laneStats{}
-	total := &laneStats{name: "total"}
-	for i := range created {
-		j := &d.jobs[i]
-		s := byLane[j.lane]
-		if s == nil {
-			s = &laneStats{name: string(j.lane)}
-			byLane[j.lane] = s
-		}
-		s.add(j)
-		total.add(j)
-	}
-
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "lane\texecutions\tcompleted\tfailed\tretries\tavg\tp50\tp95\t")
-	rows := []*laneStats{}
-	for _, lane := range lanes {
-		if s := byLane[lane]; s != nil {
-			rows = append(rows, s)
-		}
-	}
-	for _, s := range append(rows, total) {
-		slices.Sort(s.latencies)
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n", s.name, s.executions, s.completed, s.failed, s.retries,
-			fmtDur(mean(s.latencies)), fmtDur(percentile(s.latencies, 50)), fmtDur(percentile(s.latencies, 95)))
-	}
-	tw.Flush()
-
-	terminal := total.completed + total.failed
-	fmt.Fprintf(w, "\nlatency = create → terminal, measured by the demo (includes delays and retry backoff)\n")
-	fmt.Fprintf(w, "wall time %s, %d terminal executions, throughput %.0f executions/s\n",
-		wall.Round(time.Millisecond), terminal, float64(terminal)/wall.Seconds())
-	if n := d.c.errors.Load(); n > 0 {
-		fmt.Fprintf(w, "%d unexpected errors; first ones:\n", n)
-		d.errMu.Lock()
-		defer d.errMu.Unlock()
-		for _, e := range d.errList {
-			fmt.Fprintf(w, "  %s\n", e)
-		}
-	}
-}
-
-func mean(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	var sum time.Duration
-	for _, d := range ds {
-		sum += d
-	}
-	return sum / time.Duration(len(ds))
-}
-
-// percentile is the nearest-rank percentile of sorted ds.
-func percentile(sorted []time.Duration, p int) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 × n)
-	return sorted[max(rank, 1)-1]
-}
-
-func fmtDur(d time.Duration) string {
-	if d == 0 {
-		return "-"
-	}
-	return d.Round(100 * time.Microsecond).String()
-}
-
-// verify checks through the public API that every created execution is
-// terminal, that its state matches what the worker saw, that completed
-// executions have a stored result and that attempts match retries.
-func (d *demo) verify(ctx context.Context) error {
-	created := int(d.c.created.Load())
-	counts := map[backend.PublicState]int{}
+	total := newSectionStats("plain")
+	byLane := map[backend.LaneID]*sectionStats{}
 	var problems []string
 	for i := range created {
 		j := &d.jobs[i]
-		st, err := d.b.ReadExecutionState(ctx, j.id)
+		info, err := d.b.ReadExecutionInfo(ctx, j.id)
 		if err != nil {
-			return fmt.Errorf("verify: read state of %s: %w", j.id, err)
+			return total, fmt.Errorf("verify: read %s: %w", j.id, err)
 		}
-		if st == nil {
+		if info == nil {
 			problems = append(problems, fmt.Sprintf("%s (%s): does not exist", j.id, j.lane))
+			total.missing++
 			continue
 		}
-		counts[*st]++
+		ls := byLane[j.lane]
+		if ls == nil {
+			ls = newSectionStats(string(j.lane))
+			byLane[j.lane] = ls
+		}
+		for _, s := range []*sectionStats{ls, total} {
+			s.addInfo(info)
+			s.retries += int(j.retries.Load())
+		}
+		st := info.PublicState
 		want := map[int32]backend.PublicState{outcomeCompleted: backend.PublicStateCompleted, outcomeFailed: backend.PublicStateFailed}[j.outcome.Load()]
 		switch {
-		case *st != backend.PublicStateCompleted && *st != backend.PublicStateFailed:
-			problems = append(problems, fmt.Sprintf("%s (%s): not terminal: %s", j.id, j.lane, *st))
-		case *st != want:
-			problems = append(problems, fmt.Sprintf("%s (%s): state %s but the worker saw %q", j.id, j.lane, *st, cmp.Or(string(want), "no terminal outcome")))
-		case *st == backend.PublicStateCompleted:
+		case st != backend.PublicStateCompleted && st != backend.PublicStateFailed:
+			problems = append(problems, fmt.Sprintf("%s (%s): not terminal: %s", j.id, j.lane, st))
+		case st != want:
+			problems = append(problems, fmt.Sprintf("%s (%s): state %s but the runner reported %q", j.id, j.lane, st, cmp.Or(string(want), "no terminal outcome")))
+		case st == backend.PublicStateCompleted:
 			if _, ok, err := d.b.GetExecutionResult(ctx, j.id); err != nil || !ok {
 				problems = append(problems, fmt.Sprintf("%s (%s): completed without a stored result (ok=%v, err=%v)", j.id, j.lane, ok, err))
 			}
 		}
 		// Each scheduled retry must have produced exactly one more attempt.
-		if snap, err := d.b.DescribeExecution(ctx, j.id); err != nil || snap == nil {
-			problems = append(problems, fmt.Sprintf("%s (%s): describe: %v (nil=%v)", j.id, j.lane, err, snap == nil))
-		} else if want := uint32(j.retries.Load()) + 1; j.outcome.Load() != outcomeNone && snap.TotalAttemptCount != want {
-			problems = append(problems, fmt.Sprintf("%s (%s): %d attempts, want %d", j.id, j.lane, snap.TotalAttemptCount, want))
+		if n, err := d.b.ReadTotalAttemptCount(ctx, j.id); err != nil {
+			problems = append(problems, fmt.Sprintf("%s (%s): attempt count: %v", j.id, j.lane, err))
+		} else if want := backend.AttemptIndex(j.retries.Load()) + 1; j.outcome.Load() != outcomeNone && n != want {
+			problems = append(problems, fmt.Sprintf("%s (%s): %d attempts, want %d", j.id, j.lane, n, want))
 		}
 	}
-
-	states := make([]string, 0, len(counts))
-	for st, n := range counts {
-		states = append(states, fmt.Sprintf("%s=%d", st, n))
-	}
-	slices.Sort(states)
-	fmt.Printf("\nverify: %d executions read back: %s\n", created, strings.Join(states, " "))
 	if created < d.cfg.n {
 		problems = append(problems, fmt.Sprintf("only %d of %d executions were created", created, d.cfg.n))
+		total.missing += d.cfg.n - created
+	}
+
+	var rows []*sectionStats
+	for _, lane := range lanes {
+		if s := byLane[lane]; s != nil {
+			rows = append(rows, s)
+		}
+	}
+	printStatsTable(os.Stdout, "lane", append(rows, total))
+	terminal := total.count(backend.PublicStateCompleted) + total.count(backend.PublicStateFailed)
+	fmt.Printf("\nwall time %s, %d terminal executions, throughput %.0f executions/s; %d handler runs, %d retries\n",
+		wall.Round(time.Millisecond), terminal, float64(terminal)/wall.Seconds(), d.c.claimed.Load(), d.c.retries.Load())
+	if n := d.c.errors.Load(); n > 0 {
+		problems = append(problems, fmt.Sprintf("%d unexpected errors", n))
+		fmt.Printf("%d unexpected errors; first ones:\n", n)
+		d.errMu.Lock()
+		for _, e := range d.errList {
+			fmt.Printf("  %s\n", e)
+		}
+		d.errMu.Unlock()
 	}
 	if len(problems) > 0 {
 		for i, p := range problems {
@@ -664,8 +586,8 @@ func (d *demo) verify(ctx context.Context) error {
 			}
 			fmt.Printf("  %s\n", p)
 		}
-		return fmt.Errorf("verification: %d problem(s), see above", len(problems))
+		return total, fmt.Errorf("verification: %d problem(s), see above", len(problems))
 	}
-	fmt.Println("verify: OK: every execution is completed or failed, as its worker reported, with 1 attempt + 1 per retry")
-	return nil
+	fmt.Println("verify: OK: every execution is completed or failed, as its runner reported, with 1 attempt + 1 per retry")
+	return total, nil
 }
