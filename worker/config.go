@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/flowfabric/ffsqlite/backend"
@@ -131,6 +132,9 @@ func (c Config) withDefaults() (Config, error) {
 	case c.ShutdownGrace < 0:
 		return c, configErr("ShutdownGrace", "must not be negative (got %s)", c.ShutdownGrace)
 	}
+	// A copy, so a caller reusing its slice cannot change a running
+	// runner's claims.
+	c.Capabilities = slices.Clone(c.Capabilities)
 	c.Concurrency = cmp.Or(c.Concurrency, ConcurrencyDefault)
 	c.LeaseTTL = cmp.Or(c.LeaseTTL, LeaseTTLDefault)
 	c.RenewInterval = cmp.Or(c.RenewInterval, c.LeaseTTL/RenewIntervalDivisor)

@@ -22,10 +22,12 @@
 //   - Renewing: every attempt's lease is renewed every
 //     Config.RenewInterval. When Renew reports that the lease is gone
 //     (backend.ErrStaleLease, backend.ErrLeaseExpired,
-//     backend.ErrExecutionNotActive: revoked, expired, cancelled, taken
-//     over), the handler's context is cancelled with cause ErrLeaseLost and
-//     its result is discarded: the execution belongs to someone else now,
-//     and a Complete or Fail would be rejected anyway.
+//     backend.ErrExecutionNotActive and the like: revoked, expired,
+//     cancelled, taken over), the handler's context is cancelled with
+//     cause ErrLeaseLost and its result is discarded: the execution
+//     belongs to someone else now, and a Complete or Fail would be
+//     rejected anyway. Other Renew errors (a busy or failing database)
+//     are logged and retried at the next interval.
 //   - Finishing: a nil return completes the execution with the payload
 //     given to SetResult (none if it was not called); an error fails it
 //     with backend.FailureTransient, so the execution's RetryPolicy
