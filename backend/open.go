@@ -50,8 +50,9 @@ type database struct {
 	sentinel *sql.Conn
 	sentDB   *sql.DB
 
-	wq *dbgen.Queries // statements prepared once on the writer
-	rq *dbgen.Queries // statements prepared once on the reader
+	writes writeQueue     // callers waiting for the writer (group commit)
+	wq     *dbgen.Queries // statements prepared once on the writer
+	rq     *dbgen.Queries // statements prepared once on the reader
 
 	clock  Clock
 	log    *slog.Logger

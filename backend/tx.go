@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/flowfabric/ffsqlite/dbgen"
@@ -30,59 +32,251 @@ func (w *writeTx) callerNow(t time.Time) int64 {
 // wake schedules a wake-up for after the commit.
 func (w *writeTx) wake(t topic) { w.wakes.add(t) }
 
-// write runs fn in one BEGIN IMMEDIATE transaction on the writer and
-// commits it. A busy/locked fault re-runs fn from scratch (so it must
-// re-read all state and recompute everything from w.now) up to
-// BusyRetryMaxAttempts times with jittered backoff; any other error rolls
-// back and is returned as is. Wake-ups are published only after COMMIT.
+// maxGroupOps bounds how many queued write bodies share one transaction,
+// so one commit never waits on an unbounded amount of work.
+const maxGroupOps = 32
+
+// write runs fn as one atomic unit of work on the writer and returns once
+// it is committed (or rolled back). A busy/locked fault re-runs fn from
+// scratch (so it must re-read all state and recompute everything from
+// w.now) up to BusyRetryMaxAttempts times with jittered backoff; any other
+// error rolls fn's writes back and is returned as is. Wake-ups are
+// published only after COMMIT.
+//
+// Group commit: while one transaction runs, other callers queue; the next
+// transaction runs every queued body (up to maxGroupOps), each inside its
+// own SAVEPOINT, and commits them together. A body that fails is rolled
+// back to its savepoint without touching the others, so each method is
+// still all-or-nothing; what the group shares is the BEGIN, the COMMIT and
+// the WAL pages they write. With no one waiting a body runs alone, exactly
+// as a plain transaction.
 func (db *database) write(ctx context.Context, fn func(w *writeTx) error) error {
-	var err error
-	for attempt := 1; ; attempt++ {
-		var wakes topicSet
-		wakes, err = db.writeOnce(ctx, fn)
-		// Wake-ups follow every commit, including one that kept its
-		// writes and still reports an error.
-		db.notify.publish(wakes)
-		if err == nil {
-			return nil
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := &writeReq{ctx: ctx, fn: fn, signal: make(chan bool, 1)}
+	q := &db.writes
+	q.mu.Lock()
+	if !q.leading {
+		q.leading = true
+		q.mu.Unlock()
+	} else {
+		q.pending = append(q.pending, req)
+		q.mu.Unlock()
+		if !req.await(q) {
+			return req.result()
 		}
-		if attempt >= BusyRetryMaxAttempts || !IsRetryableBusy(err) {
-			return err
+	}
+	db.lead(req)
+	return req.result()
+}
+
+// writeReq is one caller's body waiting for, or running in, a group.
+type writeReq struct {
+	ctx      context.Context
+	fn       func(w *writeTx) error
+	attempts int
+	err      error
+	panicked any // a panic in fn, re-raised in the caller's goroutine
+	// signal receives true when this caller must lead the next group,
+	// false when its body is done.
+	signal chan bool
+}
+
+// writeQueue holds the bodies waiting for the writer. At most one caller
+// (the leader) runs groups at a time; the others wait on their signal.
+type writeQueue struct {
+	mu      sync.Mutex
+	pending []*writeReq
+	leading bool
+}
+
+// await waits for the body to be done (false) or for leadership (true).
+// A caller whose ctx ends while its body is still queued leaves the queue;
+// once a leader has taken the body it waits for the outcome, so a
+// cancelled call never reports failure for writes that commit.
+func (r *writeReq) await(q *writeQueue) bool {
+	select {
+	case lead := <-r.signal:
+		return lead
+	case <-r.ctx.Done():
+	}
+	q.mu.Lock()
+	if i := slices.Index(q.pending, r); i >= 0 {
+		q.pending = slices.Delete(q.pending, i, i+1)
+		q.mu.Unlock()
+		r.err = r.ctx.Err()
+		return false
+	}
+	q.mu.Unlock()
+	return <-r.signal
+}
+
+func (r *writeReq) result() error {
+	if r.panicked != nil {
+		panic(r.panicked)
+	}
+	return r.err
+}
+
+// lead runs groups, starting with own, until own is done; then it hands
+// the lead to the first waiting caller, or gives it up when none waits.
+func (db *database) lead(own *writeReq) {
+	q := &db.writes
+	group := []*writeReq{own}
+	for {
+		q.mu.Lock()
+		n := min(len(q.pending), maxGroupOps-len(group))
+		group = append(group, q.pending[:n]...)
+		q.pending = slices.Delete(q.pending, 0, n)
+		q.mu.Unlock()
+
+		retry, busy := db.runGroup(group)
+		for _, r := range group {
+			if r != own && !slices.Contains(retry, r) {
+				r.signal <- false
+			}
 		}
-		// 5 ms, then 10 ms, each with up to 50% jitter so that two
-		// processes retrying together spread out.
-		base := 5 * time.Millisecond << (attempt - 1)
-		delay := base + rand.N(base/2+1)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
+		if !slices.Contains(retry, own) {
+			q.mu.Lock()
+			q.pending = append(retry, q.pending...)
+			if len(q.pending) == 0 {
+				q.leading = false
+				q.mu.Unlock()
+				return
+			}
+			next := q.pending[0]
+			q.pending = slices.Delete(q.pending, 0, 1)
+			q.mu.Unlock()
+			next.signal <- true
+			return
+		}
+		group = retry
+		if busy > 0 {
+			// 5 ms, then 10 ms, each with up to 50% jitter so that two
+			// processes retrying together spread out.
+			base := 5 * time.Millisecond << (busy - 1)
+			time.Sleep(base + rand.N(base/2+1))
 		}
 	}
 }
 
-func (db *database) writeOnce(ctx context.Context, fn func(w *writeTx) error) (topicSet, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
+// runGroup runs group's bodies in one transaction and commits. It returns
+// the bodies to run again after a busy/locked fault (with the highest
+// attempt count among them, for the backoff); every other body has its
+// outcome set.
+func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
+	live := make([]*writeReq, 0, len(group))
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		live = append(live, r)
 	}
-	tx, err := db.writer.BeginTx(ctx, nil)
+	if len(live) == 0 {
+		return nil, 0
+	}
+	// failAll settles every live body with err (nothing of the group
+	// committed), or queues it again when err is a busy fault it has
+	// attempts left for. A body that panicked keeps its panic.
+	failAll := func(err error) ([]*writeReq, int) {
+		retry, busy = nil, 0
+		for _, r := range live {
+			if r.panicked != nil {
+				continue
+			}
+			r.err = nil
+			r.attempts++
+			if IsRetryableBusy(err) && r.attempts < BusyRetryMaxAttempts {
+				retry = append(retry, r)
+				busy = max(busy, r.attempts)
+				continue
+			}
+			r.err = err
+		}
+		return retry, busy
+	}
+	// A body running alone keeps its caller's ctx (a cancel interrupts
+	// it); in a group an interrupt would roll back the whole transaction,
+	// so bodies there run to completion and ctx is checked before each.
+	single := len(live) == 1
+	txCtx := context.Background()
+	if single {
+		txCtx = live[0].ctx
+	}
+	tx, err := db.writer.BeginTx(txCtx, nil)
 	if err != nil {
-		return 0, errTransportCtx(ctx, err)
+		return failAll(errTransportCtx(txCtx, err))
 	}
-	// Rolls back on every early return and on a panic in fn, so the single
+	// Rolls back on every early return and on a panic, so the single
 	// writer connection is never left inside a transaction; a no-op after
 	// Commit.
 	defer tx.Rollback() //nolint:errcheck // ErrTxDone after a commit
-	w := &writeTx{q: db.wq.WithTx(tx), now: nowMS(db.clock)}
-	var kept *commitThenFail
-	if err := fn(w); err != nil && !errors.As(err, &kept) {
-		return 0, errTransportCtx(ctx, err)
+	q := db.wq.WithTx(tx)
+	var wakes topicSet
+	for _, r := range live {
+		if single {
+			w, err := runBody(r, r.ctx, q, db.clock)
+			if r.panicked != nil {
+				return nil, 0
+			}
+			if err != nil {
+				return failAll(err)
+			}
+			wakes |= w
+			continue
+		}
+		if _, err := tx.ExecContext(txCtx, "SAVEPOINT ff_op"); err != nil {
+			return failAll(errTransportCtx(txCtx, err))
+		}
+		w, err := runBody(r, context.WithoutCancel(r.ctx), q, db.clock)
+		if r.panicked != nil || err != nil {
+			if _, rerr := tx.ExecContext(txCtx, "ROLLBACK TO ff_op"); rerr != nil {
+				return failAll(errTransportCtx(txCtx, rerr))
+			}
+			if r.panicked == nil {
+				r.attempts++
+				if IsRetryableBusy(err) && r.attempts < BusyRetryMaxAttempts {
+					retry = append(retry, r)
+					busy = max(busy, r.attempts)
+				} else {
+					r.err = err
+				}
+			}
+		} else {
+			wakes |= w
+		}
+		if _, err := tx.ExecContext(txCtx, "RELEASE ff_op"); err != nil {
+			return failAll(errTransportCtx(txCtx, err))
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, errTransportCtx(ctx, err)
+		return failAll(errTransportCtx(txCtx, err))
 	}
-	if kept != nil {
-		return w.wakes, kept.err
+	db.notify.publish(wakes)
+	return retry, busy
+}
+
+// runBody runs r's body on q. A body that succeeds, or keeps its writes
+// and fails (keepAndFail), returns its wake-ups with r.err set to its
+// outcome; a body to roll back returns its error with r.err unset; a
+// panic is recovered into r.panicked.
+func runBody(r *writeReq, ctx context.Context, q *dbgen.Queries, clock Clock) (wakes topicSet, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.panicked = p
+		}
+	}()
+	w := &writeTx{q: q, now: nowMS(clock)}
+	r.err = nil
+	var kept *commitThenFail
+	if err := r.fn(w); err != nil {
+		if errors.As(err, &kept) {
+			r.err = kept.err
+			return w.wakes, nil
+		}
+		return 0, errTransportCtx(ctx, err)
 	}
 	return w.wakes, nil
 }
