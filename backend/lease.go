@@ -139,19 +139,15 @@ func (b *SQLiteBackend) Renew(ctx context.Context, h Handle) (LeaseRenewal, erro
 // Progress records a progress heartbeat: nil percent or message leaves
 // that value unchanged; both nil writes nothing.
 func (b *SQLiteBackend) Progress(ctx context.Context, h Handle, percent *uint8, message *string) error {
-	if percent == nil && message == nil {
-		if _, err := b.live("progress"); err != nil {
-			return err
-		}
-		_, err := decodeSQLiteHandle(h)
-		return err
-	}
 	return b.handleOp(ctx, "progress", h, func(w *writeTx, l *leased) error {
 		if l.settled() {
 			return l.notActive()
 		}
 		if err := w.requireLive(ctx, l); err != nil {
 			return err
+		}
+		if percent == nil && message == nil {
+			return nil // nothing to record; the lease was still checked
 		}
 		if percent != nil {
 			l.exec.ProgressPct = nullInt(int64(*percent))

@@ -303,6 +303,11 @@ func (b *SQLiteBackend) ListLanes(ctx context.Context, cursor LaneID, limit int)
 	if err != nil {
 		return ListLanesPage{}, err
 	}
+	if cursor != "" {
+		if _, err := ParseLaneID(string(cursor)); err != nil {
+			return ListLanesPage{}, err
+		}
+	}
 	page := ListLanesPage{Items: []LaneID{}}
 	if limit <= 0 {
 		return page, nil

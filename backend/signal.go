@@ -229,6 +229,15 @@ func (b *SQLiteBackend) ObserveSignals(ctx context.Context, h Handle) ([]ResumeS
 	}
 	out := []ResumeSignal{}
 	err = db.read(ctx, func(q *dbgen.Queries) error {
+		// No lease check, but the handle must name an attempt of this
+		// database (API.md section 5: handle validation comes first).
+		_, err := q.GetAttempt(ctx, dbgen.GetAttemptParams{ExecutionID: string(hp.ExecutionID), AttemptIndex: int64(hp.AttemptIndex)})
+		if isNoRows(err) {
+			return errNotFound(EntityAttempt)
+		}
+		if err != nil {
+			return err
+		}
 		sus, err := q.GetSuspension(ctx, string(hp.ExecutionID))
 		if isNoRows(err) {
 			return nil

@@ -412,12 +412,16 @@ func (w *writeTx) bindWaitpoint(ctx context.Context, e *exec, bnd WaitpointBindi
 	switch {
 	case !found:
 		return "", errContention(SubKindWaitpointNotFound, "suspend: pending waitpoint "+string(bnd.WaitpointID)+" does not exist")
+	// The order of the checks is spec 04 section 5.3's; a pending
+	// waitpoint the scanner already expired still reads as expired.
+	case WaitpointState(existing.State) == WaitpointExpired:
+		return "", errState(SubKindPendingWaitpointExpired, "suspend: pending waitpoint "+string(bnd.WaitpointID)+" expired")
+	case WaitpointState(existing.State) != WaitpointPending:
+		return "", errState(SubKindWaitpointNotPending, "suspend: waitpoint "+string(bnd.WaitpointID)+" is "+existing.State)
 	case existing.ExecutionID != e.ExecutionID:
 		return "", errValidation(SubKindInvalidWaitpointForExecution, "suspend: waitpoint %s belongs to another execution", bnd.WaitpointID)
 	case pendingExpired(existing, w.now):
 		return "", errState(SubKindPendingWaitpointExpired, "suspend: pending waitpoint "+string(bnd.WaitpointID)+" expired")
-	case WaitpointState(existing.State) != WaitpointPending:
-		return "", errState(SubKindWaitpointNotPending, "suspend: waitpoint "+string(bnd.WaitpointID)+" is "+existing.State)
 	}
 	return WaitpointKey(existing.WaitpointKey), nil
 }

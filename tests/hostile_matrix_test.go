@@ -760,9 +760,6 @@ func hmHotPathCases(t *testing.T, fx *hmFixture) []hmCase {
 			call: func(ctx context.Context, b *backend.SQLiteBackend, fx *hmFixture) error {
 				return b.Progress(ctx, fx.revokedOld, nil, nil)
 			},
-			skip: "API.md EngineBackend/§5: every handle method checks the lease unless its doc says otherwise, and " +
-				"Progress's doc only says both-nil writes nothing; the backend returns nil for a superseded handle " +
-				"when percent and message are both nil (it only decodes the handle)",
 		},
 	)
 
@@ -992,8 +989,6 @@ func hmSuspensionCases(t *testing.T, fx *hmFixture) []hmCase {
 			call: usePending(live, func(fx *hmFixture) backend.PendingWaitpoint {
 				return backend.PendingWaitpoint{WaitpointID: fx.susWP, HMACToken: fx.susToken}
 			}, hmSusKey),
-			skip: "spec 04 §5.3 step 4 checks state != pending (ErrWaitpointNotPending) before the waitpoint's execution " +
-				"(ErrInvalidWaitpointForExecution), API.md Suspend lists them in that order; the backend checks the execution first",
 		},
 		hm("Suspend", "UsePendingOfOtherExecution", backend.ErrInvalidWaitpointForExecution, usePending(live2, func(fx *hmFixture) backend.PendingWaitpoint {
 			return fx.pendingWP
@@ -1064,13 +1059,6 @@ func hmSuspensionCases(t *testing.T, fx *hmFixture) []hmCase {
 	observeRows := hmHandleRows(t, fx, "ObserveSignals", observe, map[string]error{
 		hmRevokedHandle: nil, hmReclaimedHandle: nil, hmSuspendedHandle: nil, hmExpiredLease: nil, hmCompletedHandle: nil,
 	})
-	for i := range observeRows {
-		if observeRows[i].class == hmOtherDatabase {
-			observeRows[i].skip = "API.md EngineBackend: handle validation (before the lease check, which ObserveSignals " +
-				"skips) reports a missing attempt as NotFound(attempt); ObserveSignals accepts a handle naming an " +
-				"execution and attempt this database does not hold and returns an empty list"
-		}
-	}
 	cases = append(cases, observeRows...)
 
 	deliver := func(mod func(fx *hmFixture, a *backend.DeliverSignalArgs)) hmFn {
@@ -1511,9 +1499,6 @@ func hmReadCases() []hmCase {
 		hm("ListLanes", "HugeLimit", nil, listLanes("", math.MaxInt)),
 		hmCase{
 			method: "ListLanes", class: "MalformedCursor", want: hmInvalid, call: listLanes("\x01not a lane", 10),
-			skip: "API.md §1 (methods validate their id arguments) and LaneID (methods that take a lane validate it); " +
-				"ListExecutions, ListFlows, ListSuspended and ListPendingWaitpoints reject a malformed cursor, " +
-				"ListLanes accepts any cursor string",
 		},
 		hm("ListLanes", hmCancelled, context.Canceled, listLanes("", 10)),
 
