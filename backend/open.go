@@ -289,6 +289,9 @@ func openDatabase(ctx context.Context, path, target, key string, memory bool, op
 	if err = migrate(ctx, db.writer); err != nil {
 		return nil, constructionError(SubKindBackendProtocol, fmt.Sprintf("sqlite migrate for %q: %v", path, err))
 	}
+	if err = verifyWritable(ctx, db.writer); err != nil {
+		return nil, constructionError(SubKindBackendTransport, fmt.Sprintf("sqlite %q is not writable: %v", path, err))
+	}
 	if db.wq, err = dbgen.Prepare(ctx, db.writer); err != nil {
 		return nil, constructionError(SubKindBackendProtocol, fmt.Sprintf("sqlite prepare for %q: %v", path, err))
 	}
@@ -304,6 +307,20 @@ func openDatabase(ctx context.Context, path, target, key string, memory bool, op
 		}
 	}
 	return db, nil
+}
+
+// verifyWritable writes one page and rolls it back: SQLite opens a file
+// it may not write read-only without a word (even BEGIN IMMEDIATE
+// succeeds), and every write would then fail long after construction said
+// yes. It runs after migrate, so the goose table exists.
+func verifyWritable(ctx context.Context, writer *sql.DB) error {
+	tx, err := writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // the probe is always rolled back
+	_, err = tx.ExecContext(ctx, `UPDATE goose_db_version SET is_applied = is_applied WHERE id = (SELECT max(id) FROM goose_db_version)`)
+	return err
 }
 
 // verifyPragmas reads the connection settings back: a DSN the driver

@@ -1,10 +1,12 @@
 package tests
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -240,6 +242,27 @@ func TestConstructionErrors(t *testing.T) {
 		}
 		if !errors.Is(err, &backend.Error{Kind: backend.KindBackend, SubKind: backend.SubKindBackendProtocol}) {
 			t.Fatalf("err = %v, want a backend protocol error naming the newer schema", err)
+		}
+	})
+
+	t.Run("ErrReadOnlyFile", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "ro.db")
+		closeBackend(t, open(t, path, backend.Options{}))
+		before, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		makeReadOnly(t, path)
+		b, err := backend.NewWithOptions(t.Context(), path, backend.Options{Logger: quietLogger()})
+		if b != nil {
+			b.Close()
+		}
+		if !errors.Is(err, backend.ErrBackend) {
+			t.Fatalf("err = %v, want a KindBackend construction error", err)
+		}
+		if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, before) {
+			t.Fatalf("the read-only file changed (read err %v)", err)
 		}
 	})
 
@@ -628,4 +651,34 @@ func TestRegistryKeyOfNewFile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// makeReadOnly makes path unwritable for this process: chmod for a normal
+// user; root ignores file modes, so there it sets the immutable attribute
+// (chattr +i, removed again at cleanup). Where neither works the test is
+// skipped, naming why.
+func makeReadOnly(t *testing.T, path string) {
+	t.Helper()
+	if err := os.Chmod(path, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(path, 0o644) })
+	if writable(path) {
+		if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+			t.Skipf("cannot make %s read-only for uid %d: chmod is ignored and chattr +i failed: %v %s", path, os.Geteuid(), err, out)
+		}
+		t.Cleanup(func() { exec.Command("chattr", "-i", path).Run() })
+	}
+	if writable(path) {
+		t.Skipf("cannot make %s read-only for uid %d", path, os.Geteuid())
+	}
+}
+
+func writable(path string) bool {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
 }
