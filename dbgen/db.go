@@ -315,6 +315,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertExecutionStmt, err = db.PrepareContext(ctx, insertExecution); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertExecution: %w", err)
 	}
+	if q.insertExecutionsJSONStmt, err = db.PrepareContext(ctx, insertExecutionsJSON); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertExecutionsJSON: %w", err)
+	}
 	if q.insertGrantStmt, err = db.PrepareContext(ctx, insertGrant); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertGrant: %w", err)
 	}
@@ -1111,6 +1114,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertExecutionStmt: %w", cerr)
 		}
 	}
+	if q.insertExecutionsJSONStmt != nil {
+		if cerr := q.insertExecutionsJSONStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertExecutionsJSONStmt: %w", cerr)
+		}
+	}
 	if q.insertGrantStmt != nil {
 		if cerr := q.insertGrantStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertGrantStmt: %w", cerr)
@@ -1757,6 +1765,7 @@ type Queries struct {
 	getWaitpointStmt                        *sql.Stmt
 	insertCapabilityStmt                    *sql.Stmt
 	insertExecutionStmt                     *sql.Stmt
+	insertExecutionsJSONStmt                *sql.Stmt
 	insertGrantStmt                         *sql.Stmt
 	insertHMACKeyStmt                       *sql.Stmt
 	insertLeaseEventStmt                    *sql.Stmt
@@ -1962,6 +1971,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getWaitpointStmt:                        q.getWaitpointStmt,
 		insertCapabilityStmt:                    q.insertCapabilityStmt,
 		insertExecutionStmt:                     q.insertExecutionStmt,
+		insertExecutionsJSONStmt:                q.insertExecutionsJSONStmt,
 		insertGrantStmt:                         q.insertGrantStmt,
 		insertHMACKeyStmt:                       q.insertHMACKeyStmt,
 		insertLeaseEventStmt:                    q.insertLeaseEventStmt,

@@ -22,6 +22,36 @@ INSERT INTO ff_exec_core (
 )
 ON CONFLICT (execution_id) DO NOTHING;
 
+-- name: InsertExecutionsJSON :many
+-- CreateExecutions' bulk path: one statement for a run of plain elements
+-- (no idempotency key, capabilities or gates). @batch is a JSON array of
+-- arrays in InsertExecution's column order, the payload hex-encoded; rows
+-- are inserted in array order, so a repeated id keeps its first row.
+-- RETURNING names the rows inserted.
+INSERT INTO ff_exec_core (
+    execution_id, partition_key, lane_id, namespace, execution_kind, creator_identity,
+    payload, payload_encoding, tags, instance_tag, policy, priority,
+    lifecycle_phase, ownership_state, eligibility_state, attempt_state, blocking_reason,
+    terminal_outcome, public_state, blocking_detail, required_cap_count,
+    delay_until_ms, deadline_at_ms, idempotency_key, idempotency_expires_at_ms,
+    created_at_ms, last_mutation_at_ms
+)
+SELECT
+    json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'),
+    json_extract(r.value, '$[3]'), json_extract(r.value, '$[4]'), json_extract(r.value, '$[5]'),
+    unhex(json_extract(r.value, '$[6]')), json_extract(r.value, '$[7]'), json_extract(r.value, '$[8]'),
+    json_extract(r.value, '$[9]'), json_extract(r.value, '$[10]'), json_extract(r.value, '$[11]'),
+    json_extract(r.value, '$[12]'), json_extract(r.value, '$[13]'), json_extract(r.value, '$[14]'),
+    json_extract(r.value, '$[15]'), json_extract(r.value, '$[16]'), json_extract(r.value, '$[17]'),
+    json_extract(r.value, '$[18]'), json_extract(r.value, '$[19]'), json_extract(r.value, '$[20]'),
+    json_extract(r.value, '$[21]'), json_extract(r.value, '$[22]'), NULL, NULL,
+    json_extract(r.value, '$[23]'), json_extract(r.value, '$[24]')
+FROM jsonb_each(CAST(sqlc.arg(batch) AS TEXT)) AS r
+WHERE true
+ORDER BY r.key
+ON CONFLICT (execution_id) DO NOTHING
+RETURNING execution_id;
+
 -- name: GetExecution :one
 SELECT * FROM ff_exec_core WHERE execution_id = ?;
 

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -307,4 +308,98 @@ func TestCreateExecutionsTxErrors(t *testing.T) {
 	}
 	_, err = e.b.CreateExecutionsTx(e.ctx, tx, batchArgs("l", 1))
 	requireErr(t, "finished tx", err, backend.ErrTransport)
+}
+
+// A run of plain elements is inserted with one statement; its rows must
+// be exactly what CreateExecution writes for the same arguments.
+func TestCreateExecutionsBulkRowsMatchSingle(t *testing.T) {
+	t.Parallel()
+	e := newExecEnv(t)
+	deadline := e.now().Add(time.Hour)
+	variants := []func(a *backend.CreateExecutionArgs){
+		func(a *backend.CreateExecutionArgs) {},
+		func(a *backend.CreateExecutionArgs) { a.InputPayload = nil },
+		func(a *backend.CreateExecutionArgs) { a.InputPayload = []byte{0, 1, 0xfe, 0xff, '"', '\\'} },
+		func(a *backend.CreateExecutionArgs) {
+			a.PayloadEncoding = "json"
+			a.Tags = map[string]string{"cairn.instance_id": "i-1", "app.note": "quote \" and \\ and \u00e9 and \x01"}
+			a.Priority = 99999 // clamped
+			a.CreatorIdentity = "svc"
+		},
+		func(a *backend.CreateExecutionArgs) { a.DelayUntil = e.now().Add(time.Minute) },
+		func(a *backend.CreateExecutionArgs) { a.ExecutionDeadlineAt = deadline },
+		func(a *backend.CreateExecutionArgs) {
+			a.Policy = &backend.ExecutionPolicy{RetryPolicy: &backend.RetryPolicy{MaxRetries: backend.Ptr[uint32](2)}}
+		},
+		func(a *backend.CreateExecutionArgs) { a.Now = e.now().Add(-time.Second) },
+	}
+	newArgs := func(lane backend.LaneID, mod func(*backend.CreateExecutionArgs)) backend.CreateExecutionArgs {
+		a := backend.CreateExecutionArgs{
+			ExecutionID: backend.NewExecutionID(), LaneID: lane, Namespace: "ns", ExecutionKind: "k", InputPayload: []byte("in"),
+		}
+		mod(&a)
+		return a
+	}
+	var bulk []backend.CreateExecutionArgs
+	var single []backend.ExecutionID
+	for _, v := range variants {
+		bulk = append(bulk, newArgs("same", v))
+		a := newArgs("same", v)
+		if _, err := e.b.CreateExecution(e.ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		single = append(single, a.ExecutionID)
+	}
+	if _, err := e.b.CreateExecutions(e.ctx, bulk); err != nil {
+		t.Fatal(err)
+	}
+	row := func(id backend.ExecutionID) string {
+		t.Helper()
+		lines := e.dumpTable("ff_exec_core")
+		for _, l := range lines {
+			if strings.HasPrefix(l, "execution_id="+string(id)+" ") {
+				return strings.TrimPrefix(l, "execution_id="+string(id)+" ")
+			}
+		}
+		t.Fatalf("no row for %s", id)
+		return ""
+	}
+	for i := range variants {
+		if diff := cmp.Diff(row(single[i]), row(bulk[i].ExecutionID)); diff != "" {
+			t.Errorf("variant %d: bulk row differs from CreateExecution's (-single +bulk)\n%s", i, diff)
+		}
+	}
+}
+
+// Repeated ids inside a run of plain elements: the first is created, the
+// repeats and an id that already exists are duplicates.
+func TestCreateExecutionsBulkDuplicates(t *testing.T) {
+	t.Parallel()
+	e := newExecEnv(t)
+	existing := e.create("bulk", nil)
+	args := batchArgs("bulk", 5)
+	args[2].ExecutionID = args[0].ExecutionID
+	args[3].ExecutionID = existing
+	res, err := e.b.CreateExecutions(e.ctx, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := backend.CreateExecutionResult{Kind: backend.CreateExecutionCreated, PublicState: backend.PublicStateWaiting}
+	want := make([]backend.CreateExecutionResult, len(args))
+	for i := range args {
+		want[i] = created
+		want[i].ExecutionID = args[i].ExecutionID
+	}
+	want[2] = backend.CreateExecutionResult{ExecutionID: args[0].ExecutionID, Kind: backend.CreateExecutionDuplicate}
+	want[3] = backend.CreateExecutionResult{ExecutionID: existing, Kind: backend.CreateExecutionDuplicate}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("results (-want +got)\n%s", diff)
+	}
+	ctx, err := e.b.ReadExecutionContext(e.ctx, args[0].ExecutionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(ctx.InputPayload) != `{"i":0}` {
+		t.Errorf("payload of %s = %q, want the first element's", args[0].ExecutionID, ctx.InputPayload)
+	}
 }
