@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -42,21 +43,33 @@ func TestCrashChildWorker(t *testing.T) {
 	if err != nil {
 		t.Fatalf("child open: %v", err)
 	}
-	for {
-		h, err := b.Claim(ctx, "crash", backend.CapabilitySet{}, backend.ClaimPolicy{
-			LeaseTTL: 5 * time.Second, MaxWait: 100 * time.Millisecond, WorkerID: "child", WorkerInstanceID: "child-1",
-		})
-		if err != nil {
-			t.Fatalf("child claim: %v", err)
-		}
-		if h == nil {
-			continue
-		}
-		time.Sleep(work)
-		if err := b.Complete(ctx, *h, []byte("child")); err != nil {
-			t.Fatalf("child complete: %v", err)
-		}
+	// Several workers, so that a kill also lands inside a group commit
+	// (bodies of different callers sharing one transaction).
+	const workers = 4
+	errc := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			inst := backend.WorkerInstanceID(fmt.Sprintf("child-%d", w))
+			for {
+				h, err := b.Claim(ctx, "crash", backend.CapabilitySet{}, backend.ClaimPolicy{
+					LeaseTTL: 5 * time.Second, MaxWait: 100 * time.Millisecond, WorkerID: "child", WorkerInstanceID: inst,
+				})
+				if err != nil {
+					errc <- fmt.Errorf("child claim: %w", err)
+					return
+				}
+				if h == nil {
+					continue
+				}
+				time.Sleep(work)
+				if err := b.Complete(ctx, *h, []byte("child")); err != nil {
+					errc <- fmt.Errorf("child complete: %w", err)
+					return
+				}
+			}
+		}()
 	}
+	t.Fatal(<-errc) // the parent kills the child long before a clean end
 }
 
 // envInt reads a positive integer setting, or def.
