@@ -22,7 +22,8 @@ func (b *SQLiteBackend) CreateExecutionTx(ctx context.Context, tx *sql.Tx, args 
 // caller opened on the same database file, so application rows and the
 // executions they enqueue commit or roll back together (the transactional
 // outbox pattern without an outbox). Validation happens before anything is
-// written to tx; a failed insert leaves tx for the caller to roll back.
+// written to tx, and a batch that fails half-way is undone inside tx (a
+// savepoint), so tx holds all of the batch or none of it.
 //
 // Open the application's *sql.DB on the backend's file with the
 // modernc.org/sqlite driver and a DSN such as
@@ -56,11 +57,24 @@ func (b *SQLiteBackend) createExecutionsTx(ctx context.Context, op string, tx *s
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// The batch is all-or-nothing inside the caller's transaction too: a
+	// savepoint undoes the elements already inserted when a later one
+	// fails, so committing tx after an error never keeps half a batch.
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT ff_create_executions"); err != nil {
+		return nil, errTransportCtx(ctx, err)
+	}
 	// Statements prepared on the backend's own connections cannot run on a
 	// foreign transaction, so the queries are bound to tx unprepared.
 	w := &writeTx{q: dbgen.New(tx), now: nowMS(db.clock)}
 	results, err := w.insertExecutions(ctx, plans)
 	if err != nil {
+		// Best effort: when the rollback fails too, tx itself is broken
+		// and the caller's Commit reports it.
+		_, _ = tx.ExecContext(context.WithoutCancel(ctx), "ROLLBACK TO ff_create_executions")
+		_, _ = tx.ExecContext(context.WithoutCancel(ctx), "RELEASE ff_create_executions")
+		return nil, errTransportCtx(ctx, err)
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE ff_create_executions"); err != nil {
 		return nil, errTransportCtx(ctx, err)
 	}
 	return results, nil

@@ -403,3 +403,39 @@ func TestCreateExecutionsBulkDuplicates(t *testing.T) {
 		t.Errorf("payload of %s = %q, want the first element's", args[0].ExecutionID, ctx.InputPayload)
 	}
 }
+
+// A batch that fails half-way inside the caller's transaction leaves none
+// of its executions there, even when the caller commits anyway.
+func TestCreateExecutionsTxAllOrNothing(t *testing.T) {
+	t.Parallel()
+	e := newExecEnv(t)
+	app := appDB(t, e)
+	// A trigger makes the second element fail at insert time, after the
+	// first was written (validation cannot catch it).
+	if _, err := app.ExecContext(e.ctx, `CREATE TRIGGER boom BEFORE INSERT ON ff_exec_core
+		WHEN NEW.execution_kind = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END`); err != nil {
+		t.Fatal(err)
+	}
+	args := batchArgs("orders", 2)
+	args[0].IdempotencyKey = "first" // inserted on its own, before the failing one
+	args[1].ExecutionKind = "boom"
+
+	tx, err := app.BeginTx(e.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(e.ctx, `INSERT INTO app_orders (id, execution_id) VALUES (1, 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.b.CreateExecutionsTx(e.ctx, tx, args)
+	requireErr(t, "failing batch", err, backend.ErrTransport)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, app, `SELECT count(*) FROM app_orders`); n != 1 {
+		t.Errorf("app rows = %d, want 1 (the caller's own write commits)", n)
+	}
+	if st, err := e.b.ReadExecutionState(e.ctx, args[0].ExecutionID); err != nil || st != nil {
+		t.Errorf("first element after a failed batch: state %v, err %v; want nil, nil", st, err)
+	}
+}
