@@ -101,9 +101,13 @@ func (q *Queries) RetentionDeleteCapabilities(ctx context.Context, executionID s
 }
 
 const retentionDeleteCompletionEvents = `-- name: RetentionDeleteCompletionEvents :exec
-DELETE FROM ff_completion_event WHERE execution_id = ?1
+DELETE FROM ff_completion_event
+WHERE ff_completion_event.execution_id = CAST(?1 AS TEXT)
+  AND ff_completion_event.event_id < (SELECT max(m.event_id) FROM ff_completion_event m)
 `
 
+// Never the table's newest row: its id is what keeps new ids above every
+// cursor handed out (the table has no AUTOINCREMENT; see 00002).
 func (q *Queries) RetentionDeleteCompletionEvents(ctx context.Context, executionID string) error {
 	_, err := q.exec(ctx, q.retentionDeleteCompletionEventsStmt, retentionDeleteCompletionEvents, executionID)
 	return err
@@ -212,9 +216,12 @@ func (q *Queries) RetentionDeleteGrants(ctx context.Context, executionID string)
 }
 
 const retentionDeleteLeaseEvents = `-- name: RetentionDeleteLeaseEvents :exec
-DELETE FROM ff_lease_event WHERE execution_id = ?1
+DELETE FROM ff_lease_event
+WHERE ff_lease_event.execution_id = CAST(?1 AS TEXT)
+  AND ff_lease_event.event_id < (SELECT max(m.event_id) FROM ff_lease_event m)
 `
 
+// Never the table's newest row (see RetentionDeleteCompletionEvents).
 func (q *Queries) RetentionDeleteLeaseEvents(ctx context.Context, executionID string) error {
 	_, err := q.exec(ctx, q.retentionDeleteLeaseEventsStmt, retentionDeleteLeaseEvents, executionID)
 	return err
@@ -428,6 +435,7 @@ const retentionTrimCompletionEvents = `-- name: RetentionTrimCompletionEvents :e
 DELETE FROM ff_completion_event
 WHERE ff_completion_event.event_id IN (SELECT o.event_id FROM ff_completion_event o ORDER BY o.event_id LIMIT ?1)
   AND ff_completion_event.occurred_at_ms < ?2 AND ff_completion_event.dispatched_at_ms IS NOT NULL
+  AND ff_completion_event.event_id < (SELECT max(m.event_id) FROM ff_completion_event m)
 `
 
 type RetentionTrimCompletionEventsParams struct {
@@ -472,6 +480,7 @@ const retentionTrimLeaseEvents = `-- name: RetentionTrimLeaseEvents :execrows
 DELETE FROM ff_lease_event
 WHERE ff_lease_event.event_id IN (SELECT o.event_id FROM ff_lease_event o ORDER BY o.event_id LIMIT ?1)
   AND ff_lease_event.occurred_at_ms < ?2
+  AND ff_lease_event.event_id < (SELECT max(m.event_id) FROM ff_lease_event m)
 `
 
 type RetentionTrimLeaseEventsParams struct {
@@ -479,6 +488,7 @@ type RetentionTrimLeaseEventsParams struct {
 	CutoffMs int64
 }
 
+// Never the newest row (see RetentionDeleteCompletionEvents).
 func (q *Queries) RetentionTrimLeaseEvents(ctx context.Context, arg RetentionTrimLeaseEventsParams) (int64, error) {
 	result, err := q.exec(ctx, q.retentionTrimLeaseEventsStmt, retentionTrimLeaseEvents, arg.Lim, arg.CutoffMs)
 	if err != nil {

@@ -166,8 +166,13 @@ CREATE INDEX ff_claim_grant_expiry_idx ON ff_claim_grant (expires_at_ms);
 
 -- Outbox tables: one row per event, written in the transaction of the change
 -- it describes; subscriptions replay rows after their cursor (event_id).
+-- The two hot ones (a row per claim and per complete) use a plain rowid
+-- key, not AUTOINCREMENT, which would rewrite sqlite_sequence in every
+-- transaction (one more WAL page each). Ids still never repeat: a new row
+-- gets max(event_id) + 1, and retention never deletes a table's newest
+-- row (queries/retention.sql), so the maximum never goes down.
 CREATE TABLE ff_completion_event (
-    event_id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id         INTEGER PRIMARY KEY,
     execution_id     TEXT    NOT NULL,
     flow_id          TEXT,
     outcome          TEXT    NOT NULL CHECK (outcome IN
@@ -184,7 +189,7 @@ CREATE INDEX ff_completion_event_pending_idx ON ff_completion_event (occurred_at
 CREATE INDEX ff_completion_event_execution_idx ON ff_completion_event (execution_id, event_id);
 
 CREATE TABLE ff_lease_event (
-    event_id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id           INTEGER PRIMARY KEY,
     execution_id       TEXT    NOT NULL,
     attempt_index      INTEGER NOT NULL,
     lease_id           TEXT    NOT NULL,

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"database/sql"
 	"net/url"
 	"slices"
@@ -242,5 +243,64 @@ func TestRetentionTrimmerBatches(t *testing.T) {
 	}
 	if got := e.countRows("ff_exec_core", ""); got != 0 {
 		t.Fatalf("%d executions left", got)
+	}
+}
+
+// Retention may trim every event, yet a subscriber resuming from the
+// newest cursor it saw still gets the next event: ids never repeat, because
+// the newest row of each outbox is kept (the tables have no AUTOINCREMENT).
+func TestRetentionKeepsEventIDsIncreasing(t *testing.T) {
+	t.Parallel()
+	e := newExecEnv(t)
+	sub, err := e.b.SubscribeCompletion(e.ctx, backend.EventCursor(""), backend.ScannerFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	var last backend.EventCursor
+	for range 3 {
+		h := func() backend.Handle { e.create("lane", nil); return e.mustClaim("lane") }()
+		if err := e.b.Complete(e.ctx, h, nil); err != nil {
+			t.Fatal(err)
+		}
+		ev, err := sub.Next(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = ev.Cursor
+	}
+	sub.Close()
+
+	e.clock.Advance(scanners.RetentionDefault + time.Minute)
+	e.tick(scanners.JobRetentionTrimmer)
+	if got := e.countRows("ff_exec_core", ""); got != 0 {
+		t.Fatalf("%d executions left after retention", got)
+	}
+	for _, table := range []string{"ff_completion_event", "ff_lease_event"} {
+		if got := e.countRows(table, ""); got != 1 {
+			t.Errorf("%s: %d rows after retention, want only the newest", table, got)
+		}
+	}
+
+	resumed, err := e.b.SubscribeCompletion(e.ctx, last, backend.ScannerFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resumed.Close()
+	next := e.create("lane", nil)
+	if err := e.b.Complete(e.ctx, e.mustClaim("lane"), nil); err != nil {
+		t.Fatal(err)
+	}
+	// The event is already committed; the deadline only turns a reused
+	// (lower) id, which the subscriber would wait for forever, into a
+	// failure.
+	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+	defer cancel()
+	ev, err := resumed.Next(ctx)
+	if err != nil {
+		t.Fatalf("resumed subscriber: %v (a reused event id stays below its cursor)", err)
+	}
+	if ev.ExecutionID != next {
+		t.Errorf("resumed subscriber got %s, want the new execution %s", ev.ExecutionID, next)
 	}
 }
