@@ -351,11 +351,18 @@ func runLinearFlow(ctx context.Context, b *backend.SQLiteBackend, lane backend.L
 	if _, err := b.CreateFlow(ctx, backend.CreateFlowArgs{FlowID: fid, FlowKind: "bench", Namespace: "bench"}); err != nil {
 		return 0, 0, fmt.Errorf("create flow: %w", err)
 	}
+	// The members are created in one batch (CreateExecutions), as an
+	// application building a flow would.
 	ids := make([]backend.ExecutionID, nodes)
+	members := make([]backend.CreateExecutionArgs, nodes)
+	for i := range members {
+		ids[i] = backend.NewExecutionID()
+		members[i] = backend.CreateExecutionArgs{ExecutionID: ids[i], Namespace: "bench", LaneID: lane, ExecutionKind: "bench", InputPayload: payload}
+	}
+	if _, err := b.CreateExecutions(ctx, members); err != nil {
+		return 0, 0, fmt.Errorf("create members: %w", err)
+	}
 	for i := range ids {
-		if ids[i], err = createOn(ctx, b, lane); err != nil {
-			return 0, 0, fmt.Errorf("create member %d: %w", i, err)
-		}
 		if _, err := b.AddExecutionToFlow(ctx, backend.AddExecutionToFlowArgs{ExecutionID: ids[i], FlowID: fid}); err != nil {
 			return 0, 0, fmt.Errorf("add member %d: %w", i, err)
 		}

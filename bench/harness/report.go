@@ -174,7 +174,7 @@ func (r *Report) writeFFOnly(w io.Writer) {
 			fmt.Fprintf(w, "| %d | %d | %d | %.0f | ≥ %.0f/s: %s | %s | %s |\n", s.Flows, s.Nodes, s.Runners, s.FlowsPerSec,
 				s.GoalFPS, verdict(s.FlowsPerSec >= s.GoalFPS), s.Build, s.Flow)
 		}
-		fmt.Fprintln(w, "\nEach runner builds one flow on its own lane (CreateFlow, members, edges i→i+1 staged and applied), then claims and completes its members in chain order.")
+		fmt.Fprintln(w, "\nEach runner builds one flow on its own lane (CreateFlow, members created in one CreateExecutions batch and added, edges i→i+1 staged and applied), then claims and completes its members in chain order.")
 		fmt.Fprintln(w)
 	}
 	if len(r.S6) > 0 {
