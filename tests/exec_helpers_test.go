@@ -275,10 +275,17 @@ func (e *execEnv) dumpTable(table string) []string {
 	if err != nil {
 		e.t.Fatalf("dump %s: %v", table, err)
 	}
+	return renderRows(e.t, rows)
+}
+
+// renderRows reads and closes rows, rendering each as "col=value ..."
+// (blobs quoted, NULL spelled out) and returning the lines sorted.
+func renderRows(t *testing.T, rows *sql.Rows) []string {
+	t.Helper()
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	lines := []string{}
 	for rows.Next() {
@@ -288,7 +295,7 @@ func (e *execEnv) dumpTable(table string) []string {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			e.t.Fatal(err)
+			t.Fatal(err)
 		}
 		parts := make([]string, len(cols))
 		for i, v := range vals {
@@ -304,7 +311,7 @@ func (e *execEnv) dumpTable(table string) []string {
 		lines = append(lines, strings.Join(parts, " "))
 	}
 	if err := rows.Err(); err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	slices.Sort(lines)
 	return lines

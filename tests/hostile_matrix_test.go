@@ -331,39 +331,7 @@ func hostileTableRows(t *testing.T, st *sql.Stmt, table string) []string {
 	if err != nil {
 		t.Fatalf("read %s: %v", table, err)
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := []string{}
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		parts := make([]string, len(cols))
-		for i, v := range vals {
-			switch v := v.(type) {
-			case nil:
-				parts[i] = cols[i] + "=NULL"
-			case []byte:
-				parts[i] = fmt.Sprintf("%s=x%q", cols[i], v)
-			default:
-				parts[i] = fmt.Sprintf("%s=%v", cols[i], v)
-			}
-		}
-		lines = append(lines, strings.Join(parts, " "))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(lines)
-	return lines
+	return renderRows(t, rows)
 }
 
 // hmPolicy is a claim policy of worker instance inst with lease ttl.
