@@ -93,8 +93,9 @@ func (b *SQLiteBackend) createExecutions(ctx context.Context, op string, args []
 	}
 	var results []CreateExecutionResult
 	err = db.write(ctx, func(w *writeTx) error {
-		results, err = w.insertExecutions(ctx, plans)
-		return err
+		var werr error
+		results, werr = w.insertExecutions(ctx, plans)
+		return werr
 	})
 	if err != nil {
 		return nil, err
@@ -122,14 +123,14 @@ func planCreates(args []CreateExecutionArgs, batch bool) ([]createPlan, error) {
 // createPlan is one CreateExecutionArgs after validation, encoded for the
 // insert.
 type createPlan struct {
-	args       CreateExecutionArgs
-	partition  int64
-	tags       map[string]string
-	tagsJSON   string
-	policyJSON sql.NullString
-	caps       []string // required capabilities, sorted and deduplicated
-	payload    []byte
-	gates      execGates
+	args        CreateExecutionArgs
+	partition   int64
+	instanceTag sql.NullString // the cairn.instance_id tag, copied to a column
+	tagsJSON    string
+	policyJSON  sql.NullString
+	caps        []string // required capabilities, sorted and deduplicated
+	payload     []byte
+	gates       execGates
 }
 
 // planCreate is CreateExecution's validation (spec 02 section 2); it
@@ -181,14 +182,14 @@ func planCreate(args CreateExecutionArgs) (createPlan, error) {
 		payload = []byte{}
 	}
 	return createPlan{
-		args:       args,
-		partition:  int64(args.ExecutionID.Partition()),
-		tags:       tags,
-		tagsJSON:   string(tagsJSON),
-		policyJSON: policyJSON,
-		caps:       slices.Compact(slices.Sorted(slices.Values(required))),
-		payload:    payload,
-		gates:      gates,
+		args:        args,
+		partition:   int64(args.ExecutionID.Partition()),
+		instanceTag: nullString(tags[instanceTagKey]),
+		tagsJSON:    string(tagsJSON),
+		policyJSON:  policyJSON,
+		caps:        slices.Compact(slices.Sorted(slices.Values(required))),
+		payload:     payload,
+		gates:       gates,
 	}, nil
 }
 
@@ -235,9 +236,7 @@ func (w *writeTx) insertExecutions(ctx context.Context, plans []createPlan) ([]C
 // plain reports an element that needs nothing but its ff_exec_core row:
 // no idempotency lookup, capability rows or gates.
 func (p *createPlan) plain() bool {
-	g := p.gates
-	return p.args.IdempotencyKey == "" && len(p.caps) == 0 &&
-		len(g.budgets) == 0 && g.quota == "" && g.attemptTimeoutMS == 0
+	return p.args.IdempotencyKey == "" && len(p.caps) == 0 && p.gates.none()
 }
 
 // insertPlainRun inserts a run of plain elements with one statement
@@ -255,7 +254,7 @@ func (w *writeTx) insertPlainRun(ctx context.Context, plans []createPlan, result
 		rows[i] = []any{
 			string(p.args.ExecutionID), p.partition, string(p.args.LaneID), string(p.args.Namespace),
 			p.args.ExecutionKind, p.args.CreatorIdentity, hex.EncodeToString(p.payload),
-			jsonNull(nullString(p.args.PayloadEncoding)), p.tagsJSON, jsonNull(nullString(p.tags[instanceTagKey])),
+			jsonNull(nullString(p.args.PayloadEncoding)), p.tagsJSON, jsonNull(p.instanceTag),
 			jsonNull(p.policyJSON), clampPriority(p.args.Priority),
 			e.LifecyclePhase, e.OwnershipState, e.EligibilityState, e.AttemptState, e.BlockingReason,
 			string(OutcomeNone), string(states[i]), e.BlockingDetail, 0,
@@ -349,7 +348,7 @@ func (w *writeTx) insertExecution(ctx context.Context, p *createPlan) (CreateExe
 		Payload:                p.payload,
 		PayloadEncoding:        nullString(args.PayloadEncoding),
 		Tags:                   p.tagsJSON,
-		InstanceTag:            nullString(p.tags[instanceTagKey]),
+		InstanceTag:            p.instanceTag,
 		Policy:                 p.policyJSON,
 		Priority:               clampPriority(args.Priority),
 		LifecyclePhase:         e.LifecyclePhase,

@@ -174,6 +174,11 @@ type execGates struct {
 	attemptTimeoutMS int64    // 0 = none
 }
 
+// none reports an execution with no budget, quota or attempt timeout.
+func (g execGates) none() bool {
+	return len(g.budgets) == 0 && g.quota == "" && g.attemptTimeoutMS == 0
+}
+
 // gatesFromPolicy validates and normalises the policy's gates.
 func gatesFromPolicy(p *ExecutionPolicy) (execGates, error) {
 	var g execGates
@@ -209,7 +214,7 @@ func gatesFromPolicy(p *ExecutionPolicy) (execGates, error) {
 // storeGates writes g for a just-inserted execution (nothing for the
 // common policy without gates).
 func (w *writeTx) storeGates(ctx context.Context, executionID string, g execGates) error {
-	if len(g.budgets) == 0 && g.quota == "" && g.attemptTimeoutMS == 0 {
+	if g.none() {
 		return nil
 	}
 	var timeout sql.NullInt64
