@@ -197,14 +197,13 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 		}
 		return retry, busy
 	}
-	// A body running alone keeps its caller's ctx (a cancel interrupts
-	// it); in a group an interrupt would roll back the whole transaction,
-	// so bodies there run to completion and ctx is checked before each.
+	// Once a body starts it runs to completion: its ctx is checked before
+	// (above), never during. In a group an interrupt would roll back every
+	// body's writes; alone it would leave the caller unsure whether the
+	// commit happened. It also spares the driver a watcher goroutine per
+	// statement, which it starts for every cancellable ctx.
 	single := len(live) == 1
 	txCtx := context.Background()
-	if single {
-		txCtx = live[0].ctx
-	}
 	tx, err := db.writer.BeginTx(txCtx, nil)
 	if err != nil {
 		return failAll(errTransportCtx(txCtx, err))
@@ -217,7 +216,7 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 	var wakes topicSet
 	for _, r := range live {
 		if single {
-			w, err := runBody(r, r.ctx, q, db.clock)
+			w, err := runBody(r, context.WithoutCancel(r.ctx), q, db.clock)
 			if r.panicked != nil {
 				return nil, 0
 			}
