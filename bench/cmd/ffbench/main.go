@@ -73,7 +73,7 @@ func main() {
 		riverConns   = flag.Int("river-conns", 1, "River pool size (riversqlite recommends 1)")
 		dirFlag      = flag.String("dir", "", "directory for the database files (default: a new temp dir)")
 		resultsDir   = flag.String("results", "results", "directory for the JSON results")
-		cpuProfile   = flag.String("cpuprofile", "", "write a CPU profile of ffsqlite's S1 runs to this file")
+		cpuProfile   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (add -systems ffsqlite to profile ffsqlite alone)")
 		runTimeout   = flag.Duration("run-timeout", 5*time.Minute, "timeout of each single run")
 	)
 	flag.Parse()
@@ -130,14 +130,25 @@ func main() {
 	}
 	ctx := context.Background()
 
-	// prof receives one CPU profile covering ffsqlite's S1 runs (every
-	// worker count, database opens included).
-	var prof *os.File
+	// One CPU profile covers the whole run, database opens and fixture
+	// builds included; -systems ffsqlite keeps the peers out of it.
+	stopProfile := func() {}
 	if *cpuProfile != "" {
-		if prof, err = os.Create(*cpuProfile); err != nil {
+		prof, err := os.Create(*cpuProfile)
+		if err != nil {
 			log.Fatal(err)
 		}
-		defer prof.Close()
+		if err := pprof.StartCPUProfile(prof); err != nil {
+			log.Fatal(err)
+		}
+		stopProfile = func() {
+			pprof.StopCPUProfile()
+			if err := prof.Close(); err != nil {
+				log.Printf("CPU profile: %v", err)
+				return
+			}
+			log.Printf("CPU profile written to %s", *cpuProfile)
+		}
 	}
 
 	cycle := func(scenario string, sys string, plan harness.Plan) harness.CycleRow {
@@ -158,17 +169,8 @@ func main() {
 
 	if slices.Contains(want, "s1") {
 		for _, sys := range systems {
-			if sys == "ffsqlite" && prof != nil {
-				if err := pprof.StartCPUProfile(prof); err != nil {
-					log.Fatal(err)
-				}
-			}
 			for _, w := range workers {
 				report.S1 = append(report.S1, cycle("s1", sys, harness.Plan{PerSet: w}))
-			}
-			if sys == "ffsqlite" && prof != nil {
-				pprof.StopCPUProfile()
-				log.Printf("CPU profile of ffsqlite S1 written to %s", *cpuProfile)
 			}
 		}
 		harness.FillRatios(report.S1)
@@ -266,6 +268,7 @@ func main() {
 		report.SB = append(report.SB, row)
 	}
 
+	stopProfile()
 	report.Meta.Seconds = time.Since(report.Meta.Started).Seconds()
 	report.Meta.LoadEnd = harness.LoadAvg()
 	path, err := report.WriteJSON(*resultsDir)

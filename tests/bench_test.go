@@ -1,0 +1,154 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/flowfabric/ffsqlite/backend"
+)
+
+// The benchmarks measure the engine's cost per operation on a real file
+// database with the wall clock, one caller at a time (no group commit), so
+// that a change to a hot path shows up as ns/op and allocs/op:
+//
+//	go test ./tests -run '^$' -bench . -benchmem -count 5
+//
+// Throughput against the peer systems is bench/'s job (make bench).
+
+var benchPayload = []byte(`{"job":"bench","n":12345}`)
+
+// newBenchBackend opens a fresh file database in b.TempDir() on the real
+// clock.
+func newBenchBackend(b *testing.B) *backend.SQLiteBackend {
+	b.Helper()
+	b.Setenv(backend.DevModeEnv, "1")
+	path := filepath.Join(b.TempDir(), "bench.db")
+	eng, err := backend.NewWithOptions(context.Background(), path, backend.Options{Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := eng.Close(); err != nil {
+			b.Error(err)
+		}
+	})
+	return eng
+}
+
+func benchCreateArgs(lane backend.LaneID) backend.CreateExecutionArgs {
+	return backend.CreateExecutionArgs{
+		ExecutionID: backend.NewExecutionID(), Namespace: "bench", LaneID: lane,
+		ExecutionKind: "bench", InputPayload: benchPayload,
+	}
+}
+
+// createN submits n executions on lane in batches.
+func createN(b *testing.B, eng *backend.SQLiteBackend, lane backend.LaneID, n int) {
+	b.Helper()
+	for n > 0 {
+		batch := make([]backend.CreateExecutionArgs, min(n, 1000))
+		for i := range batch {
+			batch[i] = benchCreateArgs(lane)
+		}
+		if _, err := eng.CreateExecutions(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
+		n -= len(batch)
+	}
+}
+
+var benchPolicy = backend.ClaimPolicy{LeaseTTL: time.Minute, WorkerID: "bench", WorkerInstanceID: "bench-1"}
+
+// BenchmarkCreateExecution is one CreateExecution call (one transaction).
+func BenchmarkCreateExecution(b *testing.B) {
+	eng := newBenchBackend(b)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := eng.CreateExecution(ctx, benchCreateArgs("bench")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkClaimComplete is one Claim plus one Complete of an execution
+// created beforehand (two transactions).
+func BenchmarkClaimComplete(b *testing.B) {
+	eng := newBenchBackend(b)
+	ctx := context.Background()
+	createN(b, eng, "bench", b.N)
+	b.ResetTimer()
+	for range b.N {
+		h, err := eng.Claim(ctx, "bench", backend.CapabilitySet{}, benchPolicy)
+		if err != nil || h == nil {
+			b.Fatalf("claim: %v, %v", h, err)
+		}
+		if err := eng.Complete(ctx, *h, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFlowChain10 builds a 10-member linear flow (CreateFlow, one
+// CreateExecutions batch, AddExecutionToFlow, StageDependencyEdge and
+// ApplyDependencyToChild per edge) and works it to the end, one Claim and
+// one Complete per member in chain order.
+func BenchmarkFlowChain10(b *testing.B) {
+	const nodes = 10
+	eng := newBenchBackend(b)
+	ctx := context.Background()
+	for i := 0; b.Loop(); i++ {
+		lane := backend.LaneID(fmt.Sprintf("chain-%d", i))
+		fid := backend.NewFlowID()
+		if _, err := eng.CreateFlow(ctx, backend.CreateFlowArgs{FlowID: fid, FlowKind: "bench", Namespace: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+		args := make([]backend.CreateExecutionArgs, nodes)
+		for j := range args {
+			args[j] = benchCreateArgs(lane)
+		}
+		if _, err := eng.CreateExecutions(ctx, args); err != nil {
+			b.Fatal(err)
+		}
+		for j := range args {
+			if _, err := eng.AddExecutionToFlow(ctx, backend.AddExecutionToFlowArgs{ExecutionID: args[j].ExecutionID, FlowID: fid}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		snap, err := eng.DescribeFlow(ctx, fid)
+		if err != nil || snap == nil {
+			b.Fatalf("describe flow: %v, %v", snap, err)
+		}
+		rev := snap.GraphRevision
+		for j := 1; j < nodes; j++ {
+			edge := backend.NewEdgeID()
+			st, err := eng.StageDependencyEdge(ctx, backend.StageDependencyEdgeArgs{
+				FlowID: fid, EdgeID: edge, ExpectedGraphRevision: rev,
+				UpstreamExecutionID: args[j-1].ExecutionID, DownstreamExecutionID: args[j].ExecutionID,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			rev = st.NewGraphRevision
+			if _, err := eng.ApplyDependencyToChild(ctx, backend.ApplyDependencyToChildArgs{
+				FlowID: fid, EdgeID: edge, DownstreamExecutionID: args[j].ExecutionID,
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for j := range nodes {
+			h, err := eng.Claim(ctx, lane, backend.CapabilitySet{}, benchPolicy)
+			if err != nil || h == nil {
+				b.Fatalf("claim member %d: %v, %v", j, h, err)
+			}
+			if h.ExecutionID() != args[j].ExecutionID {
+				b.Fatalf("claimed %s, want member %d", h.ExecutionID(), j)
+			}
+			if err := eng.Complete(ctx, *h, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
