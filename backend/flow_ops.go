@@ -58,24 +58,30 @@ func (b *SQLiteBackend) CreateFlow(ctx context.Context, args CreateFlowArgs) (Cr
 	if err != nil {
 		return CreateFlowResult{}, err
 	}
-	out := CreateFlowResult{FlowID: flowID, Kind: CreateFlowCreated}
+	out := CreateFlowResult{FlowID: flowID}
 	err = db.write(ctx, func(w *writeTx) error {
-		n, err := w.q.FlowInsert(ctx, dbgen.FlowInsertParams{
-			FlowID: string(flowID), FlowKind: args.FlowKind, Namespace: string(args.Namespace), NowMs: w.callerNow(args.Now),
-		})
-		if err != nil {
-			return err
-		}
-		out.Kind = CreateFlowCreated
-		if n == 0 {
-			out.Kind = CreateFlowAlreadySatisfied
-		}
-		return nil
+		var err error
+		out.Kind, err = w.createFlow(ctx, flowID, args)
+		return err
 	})
 	if err != nil {
 		return CreateFlowResult{}, err
 	}
 	return out, nil
+}
+
+// createFlow inserts the flow unless one with its id exists.
+func (w *writeTx) createFlow(ctx context.Context, flowID FlowID, args CreateFlowArgs) (CreateFlowKind, error) {
+	n, err := w.q.FlowInsert(ctx, dbgen.FlowInsertParams{
+		FlowID: string(flowID), FlowKind: args.FlowKind, Namespace: string(args.Namespace), NowMs: w.callerNow(args.Now),
+	})
+	if err != nil {
+		return "", err
+	}
+	if n == 0 {
+		return CreateFlowAlreadySatisfied, nil
+	}
+	return CreateFlowCreated, nil
 }
 
 // AddExecutionToFlow makes an existing execution a member (members never
@@ -98,47 +104,52 @@ func (b *SQLiteBackend) AddExecutionToFlow(ctx context.Context, args AddExecutio
 	var out AddExecutionToFlowResult
 	err = db.write(ctx, func(w *writeTx) error {
 		w.now = w.callerNow(args.Now)
-		flow, err := w.q.FlowGet(ctx, string(flowID))
-		if isNoRows(err) {
-			return errInvalidInput("flow_not_found")
-		}
-		if err != nil {
-			return err
-		}
-		// The terminal check precedes membership: re-adding a member of a
-		// cancelled flow is flow_already_terminal (spec 03 §3.2).
-		if flowTerminal(flow.PublicFlowState) {
-			return errValidation(SubKindFlowAlreadyTerminal, "flow_already_terminal")
-		}
-		e, err := w.loadExec(ctx, string(args.ExecutionID))
-		if isNotFound(err) {
-			return errInvalidInput("execution_not_found")
-		}
-		if err != nil {
-			return err
-		}
-		switch {
-		case e.FlowID.Valid && e.FlowID.String == string(flowID):
-			out = AddExecutionToFlowResult{ExecutionID: args.ExecutionID, Kind: AddExecutionAlreadyMember, NodeCount: uint32(flow.NodeCount)}
-			return nil
-		case e.FlowID.Valid:
-			return errValidation(SubKindExecutionAlreadyInFlow, "already_member_of_different_flow:%s", e.FlowID.String)
-		}
-		e.FlowID = nullString(string(flowID))
-		if err := w.saveExec(ctx, e); err != nil {
-			return err
-		}
-		n, err := w.q.FlowAddNode(ctx, dbgen.FlowAddNodeParams{NowMs: w.now, FlowID: string(flowID)})
-		if err != nil {
-			return err
-		}
-		out = AddExecutionToFlowResult{ExecutionID: args.ExecutionID, Kind: AddExecutionAdded, NodeCount: uint32(n)}
-		return nil
+		var err error
+		out, err = w.addToFlow(ctx, flowID, args.ExecutionID)
+		return err
 	})
 	if err != nil {
 		return AddExecutionToFlowResult{}, err
 	}
 	return out, nil
+}
+
+// addToFlow makes the execution id a member of the flow.
+func (w *writeTx) addToFlow(ctx context.Context, flowID FlowID, id ExecutionID) (AddExecutionToFlowResult, error) {
+	flow, err := w.q.FlowGet(ctx, string(flowID))
+	if isNoRows(err) {
+		return AddExecutionToFlowResult{}, errInvalidInput("flow_not_found")
+	}
+	if err != nil {
+		return AddExecutionToFlowResult{}, err
+	}
+	// The terminal check precedes membership: re-adding a member of a
+	// cancelled flow is flow_already_terminal (spec 03 §3.2).
+	if flowTerminal(flow.PublicFlowState) {
+		return AddExecutionToFlowResult{}, errValidation(SubKindFlowAlreadyTerminal, "flow_already_terminal")
+	}
+	e, err := w.loadExec(ctx, string(id))
+	if isNotFound(err) {
+		return AddExecutionToFlowResult{}, errInvalidInput("execution_not_found")
+	}
+	if err != nil {
+		return AddExecutionToFlowResult{}, err
+	}
+	switch {
+	case e.FlowID.Valid && e.FlowID.String == string(flowID):
+		return AddExecutionToFlowResult{ExecutionID: id, Kind: AddExecutionAlreadyMember, NodeCount: uint32(flow.NodeCount)}, nil
+	case e.FlowID.Valid:
+		return AddExecutionToFlowResult{}, errValidation(SubKindExecutionAlreadyInFlow, "already_member_of_different_flow:%s", e.FlowID.String)
+	}
+	e.FlowID = nullString(string(flowID))
+	if err := w.saveExec(ctx, e); err != nil {
+		return AddExecutionToFlowResult{}, err
+	}
+	n, err := w.q.FlowAddNode(ctx, dbgen.FlowAddNodeParams{NowMs: w.now, FlowID: string(flowID)})
+	if err != nil {
+		return AddExecutionToFlowResult{}, err
+	}
+	return AddExecutionToFlowResult{ExecutionID: id, Kind: AddExecutionAdded, NodeCount: uint32(n)}, nil
 }
 
 // StageDependencyEdge records upstream → downstream, guarded by the flow's
@@ -174,67 +185,83 @@ func (b *SQLiteBackend) StageDependencyEdge(ctx context.Context, args StageDepen
 	var out StageDependencyEdgeResult
 	err = db.write(ctx, func(w *writeTx) error {
 		w.now = w.callerNow(args.Now)
-		rev, err := w.q.FlowBumpEdgeRevision(ctx, dbgen.FlowBumpEdgeRevisionParams{
-			NowMs: w.now, FlowID: string(flowID), ExpectedRevision: expected,
-		})
-		if isNoRows(err) {
-			flow, err := w.q.FlowGet(ctx, string(flowID))
-			switch {
-			case isNoRows(err):
-				return errInvalidInput("flow_not_found")
-			case err != nil:
-				return err
-			case flowTerminal(flow.PublicFlowState):
-				return errValidation(SubKindFlowAlreadyTerminal, "flow_already_terminal")
-			}
-			return errContention(SubKindStaleGraphRevision, "stale graph revision: expected "+itoa(expected)+", flow is at "+itoa(flow.GraphRevision))
-		}
-		if err != nil {
-			return err
-		}
-		for _, id := range []string{up, down} {
-			e, err := w.loadExec(ctx, id)
-			if isNotFound(err) || (err == nil && e.FlowID.String != string(flowID)) {
-				return errValidation(SubKindExecutionNotInFlow, "execution_not_in_flow")
-			}
-			if err != nil {
-				return err
-			}
-		}
-		// The new edge closes a cycle iff upstream is reachable from
-		// downstream already.
-		walk, err := w.q.EdgeReachable(ctx, dbgen.EdgeReachableParams{Target: up, Start: down, FlowID: string(flowID)})
-		if err != nil {
-			return err
-		}
-		if walk.Found > 0 {
-			return errConflict(SubKindCycleDetected, "edge "+up+" -> "+down+" would close a cycle")
-		}
-		if walk.Visited > maxCycleWalk {
-			return errConflict(SubKindCycleDetected, "cycle check gave up after visiting "+itoa(maxCycleWalk)+" nodes")
-		}
-		n, err := w.q.EdgeInsert(ctx, dbgen.EdgeInsertParams{
-			FlowID: string(flowID), EdgeID: string(edgeID), UpstreamExecutionID: up, DownstreamExecutionID: down,
-			DependencyKind: kind, DataPassingRef: args.DataPassingRef, CreatedAtMs: w.now,
-		})
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			stored, err := w.q.EdgeGet(ctx, dbgen.EdgeGetParams{FlowID: string(flowID), EdgeID: string(edgeID)})
-			if err != nil {
-				return err
-			}
-			snap := edgeSnapshot(stored)
-			return &Error{Kind: KindConflict, SubKind: SubKindDependencyAlreadyExists, Detail: "dependency_already_exists:edge_id=" + string(edgeID), Existing: &snap}
-		}
-		out = StageDependencyEdgeResult{EdgeID: edgeID, NewGraphRevision: uint64(rev)}
-		return nil
+		rev, err := w.stageEdge(ctx, stagedEdge{flowID: flowID, edgeID: edgeID, up: up, down: down, kind: kind, ref: args.DataPassingRef}, expected)
+		out = StageDependencyEdgeResult{EdgeID: edgeID, NewGraphRevision: rev}
+		return err
 	})
 	if err != nil {
 		return StageDependencyEdgeResult{}, err
 	}
 	return out, nil
+}
+
+// stagedEdge is a validated StageDependencyEdge request.
+type stagedEdge struct {
+	flowID    FlowID
+	edgeID    EdgeID
+	up, down  string
+	kind, ref string
+}
+
+// stageEdge records e if the flow is at the expected graph revision and
+// returns the new revision.
+func (w *writeTx) stageEdge(ctx context.Context, se stagedEdge, expected int64) (uint64, error) {
+	flowID, edgeID, up, down := se.flowID, se.edgeID, se.up, se.down
+	rev, err := w.q.FlowBumpEdgeRevision(ctx, dbgen.FlowBumpEdgeRevisionParams{
+		NowMs: w.now, FlowID: string(flowID), ExpectedRevision: expected,
+	})
+	if isNoRows(err) {
+		flow, err := w.q.FlowGet(ctx, string(flowID))
+		switch {
+		case isNoRows(err):
+			return 0, errInvalidInput("flow_not_found")
+		case err != nil:
+			return 0, err
+		case flowTerminal(flow.PublicFlowState):
+			return 0, errValidation(SubKindFlowAlreadyTerminal, "flow_already_terminal")
+		}
+		return 0, errContention(SubKindStaleGraphRevision, "stale graph revision: expected "+itoa(expected)+", flow is at "+itoa(flow.GraphRevision))
+	}
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range []string{up, down} {
+		e, err := w.loadExec(ctx, id)
+		if isNotFound(err) || (err == nil && e.FlowID.String != string(flowID)) {
+			return 0, errValidation(SubKindExecutionNotInFlow, "execution_not_in_flow")
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	// The new edge closes a cycle iff upstream is reachable from
+	// downstream already.
+	walk, err := w.q.EdgeReachable(ctx, dbgen.EdgeReachableParams{Target: up, Start: down, FlowID: string(flowID)})
+	if err != nil {
+		return 0, err
+	}
+	if walk.Found > 0 {
+		return 0, errConflict(SubKindCycleDetected, "edge "+up+" -> "+down+" would close a cycle")
+	}
+	if walk.Visited > maxCycleWalk {
+		return 0, errConflict(SubKindCycleDetected, "cycle check gave up after visiting "+itoa(maxCycleWalk)+" nodes")
+	}
+	n, err := w.q.EdgeInsert(ctx, dbgen.EdgeInsertParams{
+		FlowID: string(flowID), EdgeID: string(edgeID), UpstreamExecutionID: up, DownstreamExecutionID: down,
+		DependencyKind: se.kind, DataPassingRef: se.ref, CreatedAtMs: w.now,
+	})
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		stored, err := w.q.EdgeGet(ctx, dbgen.EdgeGetParams{FlowID: string(flowID), EdgeID: string(edgeID)})
+		if err != nil {
+			return 0, err
+		}
+		snap := edgeSnapshot(stored)
+		return 0, &Error{Kind: KindConflict, SubKind: SubKindDependencyAlreadyExists, Detail: "dependency_already_exists:edge_id=" + string(edgeID), Existing: &snap}
+	}
+	return uint64(rev), nil
 }
 
 // ApplyDependencyToChild activates a staged edge on its downstream: the
@@ -259,67 +286,73 @@ func (b *SQLiteBackend) ApplyDependencyToChild(ctx context.Context, args ApplyDe
 	var out ApplyDependencyToChildResult
 	err = db.write(ctx, func(w *writeTx) error {
 		w.now = w.callerNow(args.Now)
-		edge, err := w.q.EdgeGet(ctx, dbgen.EdgeGetParams{FlowID: string(flowID), EdgeID: string(edgeID)})
-		if isNoRows(err) {
-			return errInvalidInput("edge_not_found")
-		}
-		if err != nil {
-			return err
-		}
-		// The stored edge is authoritative; a different downstream would
-		// count the edge in the wrong group.
-		if ExecutionID(edge.DownstreamExecutionID).UUID() != args.DownstreamExecutionID.UUID() {
-			return errInvalidInput("edge_downstream_mismatch")
-		}
-		if edge.AppliedAtMs.Valid {
-			out = ApplyDependencyToChildResult{Kind: ApplyDependencyAlreadyApplied}
-			return nil
-		}
-		if err := w.q.EdgeMarkApplied(ctx, dbgen.EdgeMarkAppliedParams{AppliedAtMs: nullInt(w.now), FlowID: edge.FlowID, EdgeID: edge.EdgeID}); err != nil {
-			return err
-		}
-		edge.EdgeState, edge.ResolutionState, edge.AppliedAtMs = "applied", "unsatisfied", nullInt(w.now)
-		down := edge.DownstreamExecutionID
-		g, _, err := w.loadGroup(ctx, edge.FlowID, down)
-		if err != nil {
-			return err
-		}
-		g.RunningCount++
-		if g.GroupState == groupSatisfied && !g.fanIn() {
-			// all_of waits for every edge, the new one too. A decided any_of
-			// or quorum group stays decided (one-shot); an impossible group
-			// stays impossible.
-			g.GroupState = groupPending
-			g.SatisfiedAtMs = sql.NullInt64{}
-		}
-		if err := w.saveGroup(ctx, g); err != nil {
-			return err
-		}
-		if g.GroupState == groupPending {
-			if err := w.gateChild(ctx, down, g.RunningCount, edge.EdgeID); err != nil {
-				return err
-			}
-		}
-		up, err := w.loadExec(ctx, edge.UpstreamExecutionID)
-		if err != nil && !isNotFound(err) {
-			return err
-		}
-		if err == nil && up.phase() == PhaseTerminal {
-			if err := w.resolveLate(ctx, up, edge); err != nil {
-				return err
-			}
-		}
-		g, _, err = w.loadGroup(ctx, edge.FlowID, down)
-		if err != nil {
-			return err
-		}
-		out = ApplyDependencyToChildResult{Kind: ApplyDependencyApplied, UnsatisfiedCount: uint32(g.RunningCount)}
-		return nil
+		var err error
+		out, err = w.applyEdge(ctx, flowID, edgeID, args.DownstreamExecutionID)
+		return err
 	})
 	if err != nil {
 		return ApplyDependencyToChildResult{}, err
 	}
 	return out, nil
+}
+
+// applyEdge activates the staged edge on its downstream, which must be
+// the execution wantDown names.
+func (w *writeTx) applyEdge(ctx context.Context, flowID FlowID, edgeID EdgeID, wantDown ExecutionID) (ApplyDependencyToChildResult, error) {
+	edge, err := w.q.EdgeGet(ctx, dbgen.EdgeGetParams{FlowID: string(flowID), EdgeID: string(edgeID)})
+	if isNoRows(err) {
+		return ApplyDependencyToChildResult{}, errInvalidInput("edge_not_found")
+	}
+	if err != nil {
+		return ApplyDependencyToChildResult{}, err
+	}
+	// The stored edge is authoritative; a different downstream would
+	// count the edge in the wrong group.
+	if ExecutionID(edge.DownstreamExecutionID).UUID() != wantDown.UUID() {
+		return ApplyDependencyToChildResult{}, errInvalidInput("edge_downstream_mismatch")
+	}
+	if edge.AppliedAtMs.Valid {
+		return ApplyDependencyToChildResult{Kind: ApplyDependencyAlreadyApplied}, nil
+	}
+	if err := w.q.EdgeMarkApplied(ctx, dbgen.EdgeMarkAppliedParams{AppliedAtMs: nullInt(w.now), FlowID: edge.FlowID, EdgeID: edge.EdgeID}); err != nil {
+		return ApplyDependencyToChildResult{}, err
+	}
+	edge.EdgeState, edge.ResolutionState, edge.AppliedAtMs = "applied", "unsatisfied", nullInt(w.now)
+	down := edge.DownstreamExecutionID
+	g, _, err := w.loadGroup(ctx, edge.FlowID, down)
+	if err != nil {
+		return ApplyDependencyToChildResult{}, err
+	}
+	g.RunningCount++
+	if g.GroupState == groupSatisfied && !g.fanIn() {
+		// all_of waits for every edge, the new one too. A decided any_of
+		// or quorum group stays decided (one-shot); an impossible group
+		// stays impossible.
+		g.GroupState = groupPending
+		g.SatisfiedAtMs = sql.NullInt64{}
+	}
+	if err := w.saveGroup(ctx, g); err != nil {
+		return ApplyDependencyToChildResult{}, err
+	}
+	if g.GroupState == groupPending {
+		if err := w.gateChild(ctx, down, g.RunningCount, edge.EdgeID); err != nil {
+			return ApplyDependencyToChildResult{}, err
+		}
+	}
+	up, err := w.loadExec(ctx, edge.UpstreamExecutionID)
+	if err != nil && !isNotFound(err) {
+		return ApplyDependencyToChildResult{}, err
+	}
+	if err == nil && up.phase() == PhaseTerminal {
+		if err := w.resolveLate(ctx, up, edge); err != nil {
+			return ApplyDependencyToChildResult{}, err
+		}
+	}
+	g, _, err = w.loadGroup(ctx, edge.FlowID, down)
+	if err != nil {
+		return ApplyDependencyToChildResult{}, err
+	}
+	return ApplyDependencyToChildResult{Kind: ApplyDependencyApplied, UnsatisfiedCount: uint32(g.RunningCount)}, nil
 }
 
 // gateChild blocks a queued downstream on its dependencies (spec 03 §3.4
@@ -404,37 +437,52 @@ func (b *SQLiteBackend) SetEdgeGroupPolicy(ctx context.Context, flowID FlowID, d
 	}
 	var out SetEdgeGroupPolicyResult
 	err = db.write(ctx, func(w *writeTx) error {
-		if _, err := w.q.FlowGet(ctx, string(fid)); isNoRows(err) {
-			return errNotFound(EntityFlow)
-		} else if err != nil {
-			return err
-		}
-		staged, err := w.q.EdgeHasIncoming(ctx, dbgen.EdgeHasIncomingParams{DownstreamExecutionID: string(downstream), FlowID: string(fid)})
-		if err != nil {
-			return err
-		}
-		// The original's trait docs say Conflict, but every implementation
-		// returns this Validation error and pins it (spec 03 §3.5).
-		if staged != 0 {
-			return errInvalidInput("edge_group_policy_already_fixed: dependencies already staged")
-		}
-		g, found, err := w.loadGroup(ctx, string(fid), string(downstream))
-		if err != nil {
-			return err
-		}
-		if found && g.PolicyKind == kind && g.OnSatisfied == on && g.KTarget == k {
-			out = EdgeGroupPolicyAlreadySet
-			return nil
-		}
-		out = EdgeGroupPolicySet
-		return w.q.EdgeGroupSetPolicy(ctx, dbgen.EdgeGroupSetPolicyParams{
-			FlowID: string(fid), DownstreamExecutionID: string(downstream), PolicyKind: kind, OnSatisfied: on, KTarget: k,
-		})
+		var err error
+		out, err = w.setGroupPolicy(ctx, fid, downstream, groupPolicy{kind: kind, on: on, k: k})
+		return err
 	})
 	if err != nil {
 		return "", err
 	}
 	return out, nil
+}
+
+// groupPolicy is an EdgeDependencyPolicy in its stored columns.
+type groupPolicy struct {
+	kind, on string
+	k        int64
+}
+
+// setGroupPolicy fixes the downstream's inbound group policy; it must come
+// before the downstream's first staged edge.
+func (w *writeTx) setGroupPolicy(ctx context.Context, fid FlowID, downstream ExecutionID, gp groupPolicy) (SetEdgeGroupPolicyResult, error) {
+	if _, err := w.q.FlowGet(ctx, string(fid)); isNoRows(err) {
+		return "", errNotFound(EntityFlow)
+	} else if err != nil {
+		return "", err
+	}
+	staged, err := w.q.EdgeHasIncoming(ctx, dbgen.EdgeHasIncomingParams{DownstreamExecutionID: string(downstream), FlowID: string(fid)})
+	if err != nil {
+		return "", err
+	}
+	// The original's trait docs say Conflict, but every implementation
+	// returns this Validation error and pins it (spec 03 §3.5).
+	if staged != 0 {
+		return "", errInvalidInput("edge_group_policy_already_fixed: dependencies already staged")
+	}
+	g, found, err := w.loadGroup(ctx, string(fid), string(downstream))
+	if err != nil {
+		return "", err
+	}
+	if found && g.PolicyKind == gp.kind && g.OnSatisfied == gp.on && g.KTarget == gp.k {
+		return EdgeGroupPolicyAlreadySet, nil
+	}
+	if err := w.q.EdgeGroupSetPolicy(ctx, dbgen.EdgeGroupSetPolicyParams{
+		FlowID: string(fid), DownstreamExecutionID: string(downstream), PolicyKind: gp.kind, OnSatisfied: gp.on, KTarget: gp.k,
+	}); err != nil {
+		return "", err
+	}
+	return EdgeGroupPolicySet, nil
 }
 
 // flowTagKey is the namespaced key shape DescribeFlow exposes as a tag.
