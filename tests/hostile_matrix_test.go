@@ -237,14 +237,14 @@ func TestHostileInputMatrix(t *testing.T) {
 }
 
 // requireHostileCoverage fails unless every EngineBackend method and the
-// SQLiteBackend-only creates have at least one case.
+// SQLiteBackend-only methods have at least one case.
 func requireHostileCoverage(t *testing.T, cases []hmCase) {
 	t.Helper()
 	covered := map[string]bool{}
 	for _, tc := range cases {
 		covered[tc.method] = true
 	}
-	want := []string{"CreateExecutions", "CreateExecutionsTx", "CreateExecutionTx"}
+	want := []string{"CreateExecutions", "CreateExecutionsTx", "CreateExecutionTx", "BuildFlow"}
 	iface := reflect.TypeFor[backend.EngineBackend]()
 	for i := range iface.NumMethod() {
 		want = append(want, iface.Method(i).Name)
@@ -1598,6 +1598,22 @@ func hmFlowCases() []hmCase {
 			return hmCall(b.SetEdgeGroupPolicy(ctx, flow(fx), down(fx), p))
 		}
 	}
+	// newBuildArgs is a fresh two-member flow with one edge.
+	newBuildArgs := func() backend.BuildFlowArgs {
+		up, down := hmNewExec(hmLaneWait), hmNewExec(hmLaneWait)
+		return backend.BuildFlowArgs{
+			FlowID:  backend.NewFlowID(),
+			Members: []backend.CreateExecutionArgs{up, down},
+			Edges:   []backend.BuildFlowEdge{{Upstream: up.ExecutionID, Downstream: down.ExecutionID}},
+		}
+	}
+	build := func(mod func(*hmFixture, *backend.BuildFlowArgs)) hmFn {
+		return func(ctx context.Context, b *backend.SQLiteBackend, fx *hmFixture) error {
+			args := newBuildArgs()
+			mod(fx, &args)
+			return hmCall(b.BuildFlow(ctx, args))
+		}
+	}
 	theFlow := func(fx *hmFixture) backend.FlowID { return fx.flow }
 	fresh := func(*hmFixture) backend.ExecutionID { return backend.NewExecutionID() }
 	describeFlow := func(id func(*hmFixture) backend.FlowID) hmFn {
@@ -1679,6 +1695,25 @@ func hmFlowCases() []hmCase {
 		hm("CreateFlow", hmCancelled, context.Canceled, func(ctx context.Context, b *backend.SQLiteBackend, _ *hmFixture) error {
 			return hmCall(b.CreateFlow(ctx, backend.CreateFlowArgs{FlowID: backend.NewFlowID()}))
 		}),
+
+		hm("BuildFlow", hmMalformedID, hmInvalid, build(func(_ *hmFixture, a *backend.BuildFlowArgs) { a.FlowID = hmMalformedFlow })),
+		hm("BuildFlow", "AlreadyExists", nil, func(ctx context.Context, b *backend.SQLiteBackend, fx *hmFixture) error {
+			args := newBuildArgs()
+			args.FlowID = fx.cancelledFlow
+			out, err := b.BuildFlow(ctx, args)
+			if err == nil && out.Kind != backend.CreateFlowAlreadySatisfied {
+				return hmUnexpected("%+v", out)
+			}
+			return err
+		}),
+		hm("BuildFlow", "EdgeToOtherFlowsMember", backend.ErrExecutionNotInFlow, build(func(fx *hmFixture, a *backend.BuildFlowArgs) { a.Edges[0].Downstream = fx.m1 })),
+		// Found inside the transaction, after the flow and members were
+		// written: all of it rolls back.
+		hm("BuildFlow", "Cycle", backend.ErrCycleDetected, build(func(_ *hmFixture, a *backend.BuildFlowArgs) {
+			a.Edges = append(a.Edges, backend.BuildFlowEdge{Upstream: a.Edges[0].Downstream, Downstream: a.Edges[0].Upstream})
+		})),
+		hm("BuildFlow", "MemberOfOtherFlow", backend.ErrExecutionAlreadyInFlow, build(func(fx *hmFixture, a *backend.BuildFlowArgs) { a.Members[0].ExecutionID, a.Edges[0].Upstream = fx.m1, fx.m1 })),
+		hm("BuildFlow", hmCancelled, context.Canceled, build(func(*hmFixture, *backend.BuildFlowArgs) {})),
 
 		hm("AddExecutionToFlow", hmMalformedID, hmInvalid, add(func(_ *hmFixture, a *backend.AddExecutionToFlowArgs) { a.ExecutionID = hmMalformedExec }, "")),
 		hm("AddExecutionToFlow", "MalformedFlowID", hmInvalid, add(func(_ *hmFixture, a *backend.AddExecutionToFlowArgs) { a.FlowID = hmMalformedFlow }, "")),

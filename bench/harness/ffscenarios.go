@@ -268,8 +268,10 @@ func RunS2(ctx context.Context, dir string, n, pipelines int) (row S2Row, err er
 
 // S4Row is the result of the linear-flow scenario.
 type S4Row struct {
-	Flows int `json:"flows"`
-	Nodes int `json:"nodes_per_flow"`
+	// BuildMode is how each flow is built: S4BuildCalls or S4BuildBatch.
+	BuildMode string `json:"build_mode"`
+	Flows     int    `json:"flows"`
+	Nodes     int    `json:"nodes_per_flow"`
 	// Runners is the number of concurrent flow runners (each builds a flow
 	// on its own lane, then works it to the end).
 	Runners     int     `json:"runners"`
@@ -283,17 +285,35 @@ type S4Row struct {
 	Error   string      `json:"error,omitempty"`
 }
 
+// S4 build modes.
+const (
+	// S4BuildCalls builds a flow with the EngineBackend methods: CreateFlow,
+	// one CreateExecutions batch, AddExecutionToFlow per member, then
+	// StageDependencyEdge and ApplyDependencyToChild per edge.
+	S4BuildCalls = "calls"
+	// S4BuildBatch builds it with one BuildFlow call (one transaction).
+	S4BuildBatch = "buildflow"
+)
+
 // RunS4 runs flows linear flows of nodes members each on a fresh file with
-// runners concurrent runners. A runner owns a lane: it creates a flow and
-// its members on that lane, stages and applies the edges i → i+1, then
+// runners concurrent runners. A runner owns a lane: it builds a flow (as
+// mode says) with its members on that lane and the edges i → i+1, then
 // claims and completes members until the last one is done. Because nobody
 // else claims from the lane, no member can be claimed before its inbound
 // edge gates it, and each member's completion makes the next one claimable
 // in the same transaction; the runner checks that members complete in
 // chain order.
-func RunS4(ctx context.Context, dir string, flows, nodes, runners int) (row S4Row, err error) {
-	row = S4Row{Flows: flows, Nodes: nodes, Runners: runners, GoalFPS: S4GoalFlowsPerSec}
-	path := dbPath(dir, "s4-ffsqlite")
+func RunS4(ctx context.Context, dir, mode string, flows, nodes, runners int) (row S4Row, err error) {
+	row = S4Row{BuildMode: mode, Flows: flows, Nodes: nodes, Runners: runners, GoalFPS: S4GoalFlowsPerSec}
+	builder := buildLinearFlow
+	switch mode {
+	case S4BuildCalls:
+	case S4BuildBatch:
+		builder = buildLinearFlowBatch
+	default:
+		return row, fmt.Errorf("unknown S4 build mode %q", mode)
+	}
+	path := dbPath(dir, "s4-"+mode)
 	b, err := openFF(ctx, path, false)
 	if err != nil {
 		return row, fmt.Errorf("ffsqlite open: %w", err)
@@ -321,7 +341,7 @@ func RunS4(ctx context.Context, dir string, flows, nodes, runners int) (row S4Ro
 		policy := claimPolicy(r)
 		wg.Go(func() {
 			for take() {
-				bd, fd, err := runLinearFlow(ctx, b, lane, policy, nodes)
+				bd, fd, err := runLinearFlow(ctx, b, builder, lane, policy, nodes)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
@@ -343,31 +363,18 @@ func RunS4(ctx context.Context, dir string, flows, nodes, runners int) (row S4Ro
 	return row, nil
 }
 
-// runLinearFlow builds one linear flow on lane and works it to the end,
-// returning its build time and its first create → last completed time.
-func runLinearFlow(ctx context.Context, b *backend.SQLiteBackend, lane backend.LaneID, policy backend.ClaimPolicy, nodes int) (buildDur, flowDur time.Duration, err error) {
+// runLinearFlow builds one linear flow on lane with build and works it to
+// the end, returning its build time and its first create → last completed
+// time.
+func runLinearFlow(ctx context.Context, b *backend.SQLiteBackend, build linearBuilder, lane backend.LaneID, policy backend.ClaimPolicy, nodes int) (buildDur, flowDur time.Duration, err error) {
 	start := time.Now()
-	fid := backend.NewFlowID()
-	if _, err := b.CreateFlow(ctx, backend.CreateFlowArgs{FlowID: fid, FlowKind: "bench", Namespace: "bench"}); err != nil {
-		return 0, 0, fmt.Errorf("create flow: %w", err)
-	}
-	// The members are created in one batch (CreateExecutions), as an
-	// application building a flow would.
 	ids := make([]backend.ExecutionID, nodes)
 	members := make([]backend.CreateExecutionArgs, nodes)
 	for i := range members {
 		ids[i] = backend.NewExecutionID()
 		members[i] = backend.CreateExecutionArgs{ExecutionID: ids[i], Namespace: "bench", LaneID: lane, ExecutionKind: "bench", InputPayload: payload}
 	}
-	if _, err := b.CreateExecutions(ctx, members); err != nil {
-		return 0, 0, fmt.Errorf("create members: %w", err)
-	}
-	for i := range ids {
-		if _, err := b.AddExecutionToFlow(ctx, backend.AddExecutionToFlowArgs{ExecutionID: ids[i], FlowID: fid}); err != nil {
-			return 0, 0, fmt.Errorf("add member %d: %w", i, err)
-		}
-	}
-	if err := linkEdges(ctx, b, fid, ids[:nodes-1], func(i int) backend.ExecutionID { return ids[i+1] }); err != nil {
+	if err := build(ctx, b, backend.NewFlowID(), members); err != nil {
 		return 0, 0, err
 	}
 	buildDur = time.Since(start)
@@ -387,6 +394,43 @@ func runLinearFlow(ctx context.Context, b *backend.SQLiteBackend, lane backend.L
 		}
 	}
 	return buildDur, time.Since(start), nil
+}
+
+// linearBuilder makes flow fid with members chained in order (edges
+// i → i+1).
+type linearBuilder func(ctx context.Context, b *backend.SQLiteBackend, fid backend.FlowID, members []backend.CreateExecutionArgs) error
+
+// buildLinearFlow is S4BuildCalls: the members are created in one batch
+// (CreateExecutions), as an application building a flow would, then added
+// and linked one call at a time.
+func buildLinearFlow(ctx context.Context, b *backend.SQLiteBackend, fid backend.FlowID, members []backend.CreateExecutionArgs) error {
+	if _, err := b.CreateFlow(ctx, backend.CreateFlowArgs{FlowID: fid, FlowKind: "bench", Namespace: "bench"}); err != nil {
+		return fmt.Errorf("create flow: %w", err)
+	}
+	if _, err := b.CreateExecutions(ctx, members); err != nil {
+		return fmt.Errorf("create members: %w", err)
+	}
+	ids := make([]backend.ExecutionID, len(members))
+	for i := range members {
+		ids[i] = members[i].ExecutionID
+		if _, err := b.AddExecutionToFlow(ctx, backend.AddExecutionToFlowArgs{ExecutionID: ids[i], FlowID: fid}); err != nil {
+			return fmt.Errorf("add member %d: %w", i, err)
+		}
+	}
+	return linkEdges(ctx, b, fid, ids[:len(ids)-1], func(i int) backend.ExecutionID { return ids[i+1] })
+}
+
+// buildLinearFlowBatch is S4BuildBatch: one BuildFlow call.
+func buildLinearFlowBatch(ctx context.Context, b *backend.SQLiteBackend, fid backend.FlowID, members []backend.CreateExecutionArgs) error {
+	edges := make([]backend.BuildFlowEdge, len(members)-1)
+	for i := range edges {
+		edges[i] = backend.BuildFlowEdge{Upstream: members[i].ExecutionID, Downstream: members[i+1].ExecutionID}
+	}
+	_, err := b.BuildFlow(ctx, backend.BuildFlowArgs{FlowID: fid, FlowKind: "bench", Namespace: "bench", Members: members, Edges: edges})
+	if err != nil {
+		return fmt.Errorf("build flow: %w", err)
+	}
+	return nil
 }
 
 // linkEdges stages and applies one edge from each upstream in ups to

@@ -64,6 +64,7 @@ func main() {
 		s4Flows      = flag.Int("s4-flows", 100, "S4: linear flows")
 		s4Nodes      = flag.Int("s4-nodes", 10, "S4: members per flow")
 		s4Runners    = flag.Int("s4-runners", 4, "S4: concurrent flow runners")
+		s4BuildFlag  = flag.String("s4-build", "calls,buildflow", "S4: how flows are built, comma-separated: calls (one method call per member and edge), buildflow (one BuildFlow call)")
 		s6NFlag      = flag.String("s6-n", "10,100,1000", "S6: upstream counts, comma-separated")
 		s6Reps       = flag.Int("s6-reps", 15, "S6: repetitions per n (a fifth, at least 3, for n ≥ 1000)")
 		sbN          = flag.Int("sb-n", 100_000, "SB: executions created through CreateExecutions")
@@ -124,7 +125,7 @@ func main() {
 		"river_pool_conns": strconv.Itoa(*riverConns), "goqite_pool_conns": "1", "raw_pool_conns": "1",
 		"ffsqlite_pool": "1 writer + 4 readers (default), no scanners",
 		"s2_n":          strconv.Itoa(*s2N), "s2_pipelines": strconv.Itoa(*s2Pipes),
-		"s4_flows": strconv.Itoa(*s4Flows), "s4_nodes": strconv.Itoa(*s4Nodes), "s4_runners": strconv.Itoa(*s4Runners),
+		"s4_flows": strconv.Itoa(*s4Flows), "s4_nodes": strconv.Itoa(*s4Nodes), "s4_runners": strconv.Itoa(*s4Runners), "s4_build": *s4BuildFlag,
 		"s6_n": *s6NFlag, "s6_reps": strconv.Itoa(*s6Reps),
 		"sb_n": strconv.Itoa(*sbN), "sb_batch": strconv.Itoa(*sbBatch),
 	}
@@ -235,13 +236,15 @@ func main() {
 		report.S2 = append(report.S2, row)
 	}
 	if slices.Contains(want, "s4") {
-		var row harness.S4Row
-		row.Error = ffOnly("s4", func(ctx context.Context) (string, error) {
-			var err error
-			row, err = harness.RunS4(ctx, dir, *s4Flows, *s4Nodes, *s4Runners)
-			return fmt.Sprintf("%.0f flows/s, p50 %.2f ms", row.FlowsPerSec, row.Flow.P50), err
-		})
-		report.S4 = append(report.S4, row)
+		for _, mode := range strings.Split(*s4BuildFlag, ",") {
+			var row harness.S4Row
+			row.Error = ffOnly("s4 "+mode, func(ctx context.Context) (string, error) {
+				var err error
+				row, err = harness.RunS4(ctx, dir, mode, *s4Flows, *s4Nodes, *s4Runners)
+				return fmt.Sprintf("%.0f flows/s, p50 %.2f ms", row.FlowsPerSec, row.Flow.P50), err
+			})
+			report.S4 = append(report.S4, row)
+		}
 	}
 	if slices.Contains(want, "s6") {
 		for _, n := range s6N {

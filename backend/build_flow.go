@@ -1,0 +1,233 @@
+package backend
+
+import (
+	"context"
+	"time"
+)
+
+// BuildFlowArgs describe a whole flow for BuildFlow: the flow, its
+// members (created here) and the dependency edges between them.
+type BuildFlowArgs struct {
+	FlowID    FlowID
+	FlowKind  string // opaque label, may be empty
+	Namespace Namespace
+	// Members are created as by CreateExecutions (same validation and
+	// idempotency) and added to the flow, in order. Their ids must be on
+	// partition 0.
+	Members []CreateExecutionArgs
+	// Policies fix inbound group policies (as SetEdgeGroupPolicy) before
+	// any edge is staged; Downstream must be one of Members.
+	Policies []BuildFlowPolicy
+	// Edges are staged and applied in order (as StageDependencyEdge then
+	// ApplyDependencyToChild); both ends must be Members.
+	Edges []BuildFlowEdge
+	// Now (zero = backend clock) is the time of the flow's writes; a
+	// member's own Now, when set, still dates its creation.
+	Now time.Time
+}
+
+// BuildFlowPolicy is one downstream's inbound group policy.
+type BuildFlowPolicy struct {
+	Downstream ExecutionID
+	Policy     EdgeDependencyPolicy
+}
+
+// BuildFlowEdge is one dependency edge of BuildFlowArgs.
+type BuildFlowEdge struct {
+	EdgeID     EdgeID // "" = a new id, returned in BuildFlowResult.EdgeIDs
+	Upstream   ExecutionID
+	Downstream ExecutionID
+	// DependencyKind and DataPassingRef mean what they mean in
+	// StageDependencyEdgeArgs.
+	DependencyKind string
+	DataPassingRef string
+}
+
+// BuildFlowResult is the outcome of BuildFlow.
+type BuildFlowResult struct {
+	FlowID FlowID
+	// Kind is CreateFlowAlreadySatisfied when a flow with this id existed:
+	// then nothing was written (a retried build is harmless) and the
+	// other fields are empty.
+	Kind CreateFlowKind
+	// Members are the creation results, in Members order.
+	Members []CreateExecutionResult
+	// EdgeIDs are the edges' ids, in Edges order.
+	EdgeIDs []EdgeID
+	// GraphRevision is the flow's graph revision after the build.
+	GraphRevision uint64
+}
+
+// BuildFlow creates a flow, its members and its edges in one transaction:
+// the same effects, validation and errors as CreateFlow, CreateExecutions,
+// AddExecutionToFlow, SetEdgeGroupPolicy, StageDependencyEdge and
+// ApplyDependencyToChild called in that order, but all or nothing, and
+// without the graph-revision round trips. An error names the element it
+// is about ("members[2]: …", "edges[0]: …") and keeps its sentinel.
+//
+// BuildFlow is a method of *SQLiteBackend, not part of EngineBackend.
+func (b *SQLiteBackend) BuildFlow(ctx context.Context, args BuildFlowArgs) (BuildFlowResult, error) {
+	db, err := b.live("build_flow")
+	if err != nil {
+		return BuildFlowResult{}, err
+	}
+	plan, err := planBuildFlow(args)
+	if err != nil {
+		return BuildFlowResult{}, err
+	}
+	var out BuildFlowResult
+	err = db.write(ctx, func(w *writeTx) error {
+		var err error
+		out, err = w.buildFlow(ctx, plan)
+		return err
+	})
+	if err != nil {
+		return BuildFlowResult{}, err
+	}
+	return out, nil
+}
+
+// buildFlowPlan is BuildFlowArgs after validation.
+type buildFlowPlan struct {
+	flow     CreateFlowArgs
+	members  []createPlan
+	policies []memberPolicy
+	edges    []stagedEdge
+	now      time.Time
+}
+
+// memberPolicy is a validated BuildFlowPolicy.
+type memberPolicy struct {
+	down ExecutionID
+	gp   groupPolicy
+}
+
+// planBuildFlow validates everything BuildFlow writes; it touches no
+// database.
+func planBuildFlow(args BuildFlowArgs) (buildFlowPlan, error) {
+	flowID, err := ParseFlowID(string(args.FlowID))
+	if err != nil {
+		return buildFlowPlan{}, err
+	}
+	p := buildFlowPlan{
+		flow: CreateFlowArgs{FlowID: flowID, FlowKind: args.FlowKind, Namespace: args.Namespace, Now: args.Now},
+		now:  args.Now,
+	}
+	member := make(map[ExecutionID]bool, len(args.Members))
+	p.members = make([]createPlan, len(args.Members))
+	for i, m := range args.Members {
+		if p.members[i], err = planCreate(m); err != nil {
+			return buildFlowPlan{}, atIndex("members", i, err)
+		}
+		if m.ExecutionID.Partition() != 0 {
+			return buildFlowPlan{}, atIndex("members", i, errPartitionMismatch())
+		}
+		member[m.ExecutionID] = true
+	}
+	isMember := func(id ExecutionID) error {
+		if err := parseMemberID(id); err != nil {
+			return err
+		}
+		if !member[id] {
+			return errValidation(SubKindExecutionNotInFlow, "%s is not one of the members", id)
+		}
+		return nil
+	}
+	p.policies = make([]memberPolicy, len(args.Policies))
+	for i, pol := range args.Policies {
+		if err := isMember(pol.Downstream); err != nil {
+			return buildFlowPlan{}, atIndex("policies", i, err)
+		}
+		kind, on, k, err := groupPolicyColumns(pol.Policy)
+		if err != nil {
+			return buildFlowPlan{}, atIndex("policies", i, err)
+		}
+		p.policies[i] = memberPolicy{down: pol.Downstream, gp: groupPolicy{kind: kind, on: on, k: k}}
+	}
+	p.edges = make([]stagedEdge, len(args.Edges))
+	for i, e := range args.Edges {
+		se, err := planBuildEdge(flowID, e, isMember)
+		if err != nil {
+			return buildFlowPlan{}, atIndex("edges", i, err)
+		}
+		p.edges[i] = se
+	}
+	return p, nil
+}
+
+// planBuildEdge validates one edge as StageDependencyEdge does, and mints
+// its id when the caller left it empty.
+func planBuildEdge(flowID FlowID, e BuildFlowEdge, isMember func(ExecutionID) error) (stagedEdge, error) {
+	if e.Upstream == e.Downstream {
+		return stagedEdge{}, errValidation(SubKindSelfReferencingEdge, "self_referencing_edge")
+	}
+	if err := isMember(e.Upstream); err != nil {
+		return stagedEdge{}, err
+	}
+	if err := isMember(e.Downstream); err != nil {
+		return stagedEdge{}, err
+	}
+	edgeID := NewEdgeID()
+	if e.EdgeID != "" {
+		var err error
+		if edgeID, err = ParseEdgeID(string(e.EdgeID)); err != nil {
+			return stagedEdge{}, err
+		}
+	}
+	kind := e.DependencyKind
+	if kind == "" {
+		kind = "success_only"
+	}
+	return stagedEdge{
+		flowID: flowID, edgeID: edgeID, up: string(e.Upstream), down: string(e.Downstream),
+		kind: kind, ref: e.DataPassingRef,
+	}, nil
+}
+
+// buildFlow is BuildFlow's transaction body.
+func (w *writeTx) buildFlow(ctx context.Context, p buildFlowPlan) (BuildFlowResult, error) {
+	w.now = w.callerNow(p.now)
+	flowID := p.flow.FlowID
+	out := BuildFlowResult{FlowID: flowID}
+	kind, err := w.createFlow(ctx, flowID, p.flow)
+	if err != nil || kind == CreateFlowAlreadySatisfied {
+		out.Kind = kind
+		return out, err
+	}
+	out.Kind = kind
+	if out.Members, err = w.insertExecutions(ctx, p.members); err != nil {
+		return BuildFlowResult{}, err
+	}
+	// A member created earlier under the same idempotency key stands in
+	// for the requested id in the flow and in its edges.
+	actual := make(map[string]string, len(out.Members))
+	for i, res := range out.Members {
+		actual[string(p.members[i].args.ExecutionID)] = string(res.ExecutionID)
+		if _, err := w.addToFlow(ctx, flowID, res.ExecutionID); err != nil {
+			return BuildFlowResult{}, atIndex("members", i, err)
+		}
+	}
+	for i, mp := range p.policies {
+		if _, err := w.setGroupPolicy(ctx, flowID, ExecutionID(actual[string(mp.down)]), mp.gp); err != nil {
+			return BuildFlowResult{}, atIndex("policies", i, err)
+		}
+	}
+	flow, err := w.q.FlowGet(ctx, string(flowID))
+	if err != nil {
+		return BuildFlowResult{}, err
+	}
+	rev := uint64(flow.GraphRevision)
+	out.EdgeIDs = make([]EdgeID, len(p.edges))
+	for i, se := range p.edges {
+		se.up, se.down = actual[se.up], actual[se.down]
+		if rev, err = w.stageEdge(ctx, se, int64(rev)); err != nil {
+			return BuildFlowResult{}, atIndex("edges", i, err)
+		}
+		if _, err := w.applyEdge(ctx, flowID, se.edgeID, ExecutionID(se.down)); err != nil {
+			return BuildFlowResult{}, atIndex("edges", i, err)
+		}
+		out.EdgeIDs[i] = se.edgeID
+	}
+	out.GraphRevision = rev
+	return out, nil
+}
