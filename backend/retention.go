@@ -10,17 +10,22 @@ import (
 
 // The retention trimmer (spec 05 §B.4 J11). A terminal execution whose
 // terminal time is older than Config.Retention is deleted together with
-// every row that names it — attempts, capabilities, grants, outbox rows,
-// signals, waitpoints, suspension, stream frames, summary and metadata,
-// budget and quota bookkeeping, flow edges — in one transaction per
-// batch, ff_exec_core last. A flow member goes only once every member of
-// its flow qualifies; the flow's own rows go with its last member.
+// every row that names it — attempts, capabilities, grants, operator and
+// signal events, signals, waitpoints, suspension, stream frames, summary
+// and metadata, budget and quota bookkeeping, flow edges — in one
+// transaction per batch, ff_exec_core last. A flow member goes only once
+// every member of its flow qualifies; the flow's own rows go with its last
+// member.
 //
-// Independently, outbox rows (completion, lease, operator and signal
-// events) older than the retention age are trimmed for executions that
-// are still around, and claim grants that expired before it. Event ids
-// are never reused, so trimming never breaks a subscriber's cursor; one
-// that resumes from before the cut only misses the trimmed events.
+// Then outbox rows (completion, lease, operator and signal events) older
+// than the retention age are trimmed by age, whoever they name, and claim
+// grants that expired before it. A deleted execution's completion and
+// lease events go this way, in the same tick (they are no newer than its
+// terminal time) or, behind a large backlog of old events, in the next
+// ones: those two outboxes have no per-execution index (migration 00008),
+// because every claim and completion would pay for it. Event ids are
+// never reused, so trimming never breaks a subscriber's cursor; one that
+// resumes from before the cut only misses the trimmed events.
 
 // Bounds of one retention tick.
 const (
@@ -108,8 +113,6 @@ func (w *writeTx) trimExecution(ctx context.Context, id string, cutoff int64) (b
 		w.q.RetentionDeleteAttempts,
 		w.q.RetentionDeleteCapabilities,
 		w.q.RetentionDeleteGrants,
-		w.q.RetentionDeleteCompletionEvents,
-		w.q.RetentionDeleteLeaseEvents,
 		w.q.RetentionDeleteOperatorEvents,
 		w.q.RetentionDeleteSignalEvents,
 		w.q.RetentionDeleteSignals,

@@ -474,9 +474,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.retentionDeleteCapabilitiesStmt, err = db.PrepareContext(ctx, retentionDeleteCapabilities); err != nil {
 		return nil, fmt.Errorf("error preparing query RetentionDeleteCapabilities: %w", err)
 	}
-	if q.retentionDeleteCompletionEventsStmt, err = db.PrepareContext(ctx, retentionDeleteCompletionEvents); err != nil {
-		return nil, fmt.Errorf("error preparing query RetentionDeleteCompletionEvents: %w", err)
-	}
 	if q.retentionDeleteEdgesFromStmt, err = db.PrepareContext(ctx, retentionDeleteEdgesFrom); err != nil {
 		return nil, fmt.Errorf("error preparing query RetentionDeleteEdgesFrom: %w", err)
 	}
@@ -509,9 +506,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.retentionDeleteGrantsStmt, err = db.PrepareContext(ctx, retentionDeleteGrants); err != nil {
 		return nil, fmt.Errorf("error preparing query RetentionDeleteGrants: %w", err)
-	}
-	if q.retentionDeleteLeaseEventsStmt, err = db.PrepareContext(ctx, retentionDeleteLeaseEvents); err != nil {
-		return nil, fmt.Errorf("error preparing query RetentionDeleteLeaseEvents: %w", err)
 	}
 	if q.retentionDeleteLedgerStmt, err = db.PrepareContext(ctx, retentionDeleteLedger); err != nil {
 		return nil, fmt.Errorf("error preparing query RetentionDeleteLedger: %w", err)
@@ -1379,11 +1373,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing retentionDeleteCapabilitiesStmt: %w", cerr)
 		}
 	}
-	if q.retentionDeleteCompletionEventsStmt != nil {
-		if cerr := q.retentionDeleteCompletionEventsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing retentionDeleteCompletionEventsStmt: %w", cerr)
-		}
-	}
 	if q.retentionDeleteEdgesFromStmt != nil {
 		if cerr := q.retentionDeleteEdgesFromStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing retentionDeleteEdgesFromStmt: %w", cerr)
@@ -1437,11 +1426,6 @@ func (q *Queries) Close() error {
 	if q.retentionDeleteGrantsStmt != nil {
 		if cerr := q.retentionDeleteGrantsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing retentionDeleteGrantsStmt: %w", cerr)
-		}
-	}
-	if q.retentionDeleteLeaseEventsStmt != nil {
-		if cerr := q.retentionDeleteLeaseEventsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing retentionDeleteLeaseEventsStmt: %w", cerr)
 		}
 	}
 	if q.retentionDeleteLedgerStmt != nil {
@@ -1818,7 +1802,6 @@ type Queries struct {
 	retentionDeleteAttemptsStmt             *sql.Stmt
 	retentionDeleteBacklogMemberStmt        *sql.Stmt
 	retentionDeleteCapabilitiesStmt         *sql.Stmt
-	retentionDeleteCompletionEventsStmt     *sql.Stmt
 	retentionDeleteEdgesFromStmt            *sql.Stmt
 	retentionDeleteEdgesToStmt              *sql.Stmt
 	retentionDeleteExecStmt                 *sql.Stmt
@@ -1830,7 +1813,6 @@ type Queries struct {
 	retentionDeleteFlowGroupsStmt           *sql.Stmt
 	retentionDeleteFlowPendingCancelsStmt   *sql.Stmt
 	retentionDeleteGrantsStmt               *sql.Stmt
-	retentionDeleteLeaseEventsStmt          *sql.Stmt
 	retentionDeleteLedgerStmt               *sql.Stmt
 	retentionDeleteMemberCancelDispatchStmt *sql.Stmt
 	retentionDeleteMemberGroupStmt          *sql.Stmt
@@ -2024,7 +2006,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		retentionDeleteAttemptsStmt:             q.retentionDeleteAttemptsStmt,
 		retentionDeleteBacklogMemberStmt:        q.retentionDeleteBacklogMemberStmt,
 		retentionDeleteCapabilitiesStmt:         q.retentionDeleteCapabilitiesStmt,
-		retentionDeleteCompletionEventsStmt:     q.retentionDeleteCompletionEventsStmt,
 		retentionDeleteEdgesFromStmt:            q.retentionDeleteEdgesFromStmt,
 		retentionDeleteEdgesToStmt:              q.retentionDeleteEdgesToStmt,
 		retentionDeleteExecStmt:                 q.retentionDeleteExecStmt,
@@ -2036,7 +2017,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		retentionDeleteFlowGroupsStmt:           q.retentionDeleteFlowGroupsStmt,
 		retentionDeleteFlowPendingCancelsStmt:   q.retentionDeleteFlowPendingCancelsStmt,
 		retentionDeleteGrantsStmt:               q.retentionDeleteGrantsStmt,
-		retentionDeleteLeaseEventsStmt:          q.retentionDeleteLeaseEventsStmt,
 		retentionDeleteLedgerStmt:               q.retentionDeleteLedgerStmt,
 		retentionDeleteMemberCancelDispatchStmt: q.retentionDeleteMemberCancelDispatchStmt,
 		retentionDeleteMemberGroupStmt:          q.retentionDeleteMemberGroupStmt,

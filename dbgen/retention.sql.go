@@ -100,19 +100,6 @@ func (q *Queries) RetentionDeleteCapabilities(ctx context.Context, executionID s
 	return err
 }
 
-const retentionDeleteCompletionEvents = `-- name: RetentionDeleteCompletionEvents :exec
-DELETE FROM ff_completion_event
-WHERE ff_completion_event.execution_id = CAST(?1 AS TEXT)
-  AND ff_completion_event.event_id < (SELECT max(m.event_id) FROM ff_completion_event m)
-`
-
-// Never the table's newest row: its id is what keeps new ids above every
-// cursor handed out (the table has no AUTOINCREMENT; see 00002).
-func (q *Queries) RetentionDeleteCompletionEvents(ctx context.Context, executionID string) error {
-	_, err := q.exec(ctx, q.retentionDeleteCompletionEventsStmt, retentionDeleteCompletionEvents, executionID)
-	return err
-}
-
 const retentionDeleteEdgesFrom = `-- name: RetentionDeleteEdgesFrom :exec
 DELETE FROM ff_edge WHERE upstream_execution_id = ?1
 `
@@ -212,18 +199,6 @@ DELETE FROM ff_claim_grant WHERE execution_id = ?1
 
 func (q *Queries) RetentionDeleteGrants(ctx context.Context, executionID string) error {
 	_, err := q.exec(ctx, q.retentionDeleteGrantsStmt, retentionDeleteGrants, executionID)
-	return err
-}
-
-const retentionDeleteLeaseEvents = `-- name: RetentionDeleteLeaseEvents :exec
-DELETE FROM ff_lease_event
-WHERE ff_lease_event.execution_id = CAST(?1 AS TEXT)
-  AND ff_lease_event.event_id < (SELECT max(m.event_id) FROM ff_lease_event m)
-`
-
-// Never the table's newest row (see RetentionDeleteCompletionEvents).
-func (q *Queries) RetentionDeleteLeaseEvents(ctx context.Context, executionID string) error {
-	_, err := q.exec(ctx, q.retentionDeleteLeaseEventsStmt, retentionDeleteLeaseEvents, executionID)
 	return err
 }
 
@@ -446,6 +421,8 @@ type RetentionTrimCompletionEventsParams struct {
 // The outbox trims look at the oldest @lim rows only (a primary-key walk),
 // so a tick costs the same however large the table is.
 // Only consumed events: an undispatched one still owes dependency resolution.
+// Never the table's newest row: its id is what keeps new ids above every
+// cursor handed out (the table has no AUTOINCREMENT; see 00002).
 func (q *Queries) RetentionTrimCompletionEvents(ctx context.Context, arg RetentionTrimCompletionEventsParams) (int64, error) {
 	result, err := q.exec(ctx, q.retentionTrimCompletionEventsStmt, retentionTrimCompletionEvents, arg.Lim, arg.CutoffMs)
 	if err != nil {
@@ -488,7 +465,7 @@ type RetentionTrimLeaseEventsParams struct {
 	CutoffMs int64
 }
 
-// Never the newest row (see RetentionDeleteCompletionEvents).
+// Never the newest row (see RetentionTrimCompletionEvents).
 func (q *Queries) RetentionTrimLeaseEvents(ctx context.Context, arg RetentionTrimLeaseEventsParams) (int64, error) {
 	result, err := q.exec(ctx, q.retentionTrimLeaseEventsStmt, retentionTrimLeaseEvents, arg.Lim, arg.CutoffMs)
 	if err != nil {

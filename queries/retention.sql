@@ -27,13 +27,6 @@ DELETE FROM ff_cancel_backlog_member WHERE execution_id = @execution_id;
 -- name: RetentionDeleteCapabilities :exec
 DELETE FROM ff_execution_capabilities WHERE execution_id = @execution_id;
 
--- name: RetentionDeleteCompletionEvents :exec
--- Never the table's newest row: its id is what keeps new ids above every
--- cursor handed out (the table has no AUTOINCREMENT; see 00002).
-DELETE FROM ff_completion_event
-WHERE ff_completion_event.execution_id = CAST(sqlc.arg(execution_id) AS TEXT)
-  AND ff_completion_event.event_id < (SELECT max(m.event_id) FROM ff_completion_event m);
-
 -- name: RetentionDeleteEdgesFrom :exec
 DELETE FROM ff_edge WHERE upstream_execution_id = @execution_id;
 
@@ -66,12 +59,6 @@ DELETE FROM ff_pending_cancel_groups WHERE flow_id = @flow_id;
 
 -- name: RetentionDeleteGrants :exec
 DELETE FROM ff_claim_grant WHERE execution_id = @execution_id;
-
--- name: RetentionDeleteLeaseEvents :exec
--- Never the table's newest row (see RetentionDeleteCompletionEvents).
-DELETE FROM ff_lease_event
-WHERE ff_lease_event.execution_id = CAST(sqlc.arg(execution_id) AS TEXT)
-  AND ff_lease_event.event_id < (SELECT max(m.event_id) FROM ff_lease_event m);
 
 -- name: RetentionDeleteLedger :exec
 DELETE FROM ff_budget_usage_by_exec WHERE execution_id = @execution_id;
@@ -141,6 +128,8 @@ SELECT lifecycle_phase, terminal_at_ms, flow_id FROM ff_exec_core WHERE executio
 
 -- name: RetentionTrimCompletionEvents :execrows
 -- Only consumed events: an undispatched one still owes dependency resolution.
+-- Never the table's newest row: its id is what keeps new ids above every
+-- cursor handed out (the table has no AUTOINCREMENT; see 00002).
 DELETE FROM ff_completion_event
 WHERE ff_completion_event.event_id IN (SELECT o.event_id FROM ff_completion_event o ORDER BY o.event_id LIMIT @lim)
   AND ff_completion_event.occurred_at_ms < @cutoff_ms AND ff_completion_event.dispatched_at_ms IS NOT NULL
@@ -155,7 +144,7 @@ WHERE grant_id IN (
     ORDER BY g.expires_at_ms LIMIT @lim);
 
 -- name: RetentionTrimLeaseEvents :execrows
--- Never the newest row (see RetentionDeleteCompletionEvents).
+-- Never the newest row (see RetentionTrimCompletionEvents).
 DELETE FROM ff_lease_event
 WHERE ff_lease_event.event_id IN (SELECT o.event_id FROM ff_lease_event o ORDER BY o.event_id LIMIT @lim)
   AND ff_lease_event.occurred_at_ms < @cutoff_ms
