@@ -152,7 +152,6 @@ func (w *writeTx) saveExec(ctx context.Context, e *exec) error {
 		w.wake(topicClaimable)
 	}
 	return w.q.SaveExecution(ctx, dbgen.SaveExecutionParams{
-		FlowID:             e.FlowID,
 		Priority:           e.Priority,
 		LifecyclePhase:     e.LifecyclePhase,
 		OwnershipState:     e.OwnershipState,

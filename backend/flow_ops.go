@@ -141,8 +141,9 @@ func (w *writeTx) addToFlow(ctx context.Context, flowID FlowID, id ExecutionID) 
 	case e.FlowID.Valid:
 		return AddExecutionToFlowResult{}, errValidation(SubKindExecutionAlreadyInFlow, "already_member_of_different_flow:%s", e.FlowID.String)
 	}
-	e.FlowID = nullString(string(flowID))
-	if err := w.saveExec(ctx, e); err != nil {
+	if err := w.q.SetExecutionFlow(ctx, dbgen.SetExecutionFlowParams{
+		FlowID: nullString(string(flowID)), NowMs: w.now, ExecutionID: e.ExecutionID,
+	}); err != nil {
 		return AddExecutionToFlowResult{}, err
 	}
 	n, err := w.q.FlowAddNode(ctx, dbgen.FlowAddNodeParams{NowMs: w.now, FlowID: string(flowID)})

@@ -582,6 +582,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.scanEligibleStmt, err = db.PrepareContext(ctx, scanEligible); err != nil {
 		return nil, fmt.Errorf("error preparing query ScanEligible: %w", err)
 	}
+	if q.setExecutionFlowStmt, err = db.PrepareContext(ctx, setExecutionFlow); err != nil {
+		return nil, fmt.Errorf("error preparing query SetExecutionFlow: %w", err)
+	}
 	if q.signalEventListAfterStmt, err = db.PrepareContext(ctx, signalEventListAfter); err != nil {
 		return nil, fmt.Errorf("error preparing query SignalEventListAfter: %w", err)
 	}
@@ -1553,6 +1556,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing scanEligibleStmt: %w", cerr)
 		}
 	}
+	if q.setExecutionFlowStmt != nil {
+		if cerr := q.setExecutionFlowStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setExecutionFlowStmt: %w", cerr)
+		}
+	}
 	if q.signalEventListAfterStmt != nil {
 		if cerr := q.signalEventListAfterStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing signalEventListAfterStmt: %w", cerr)
@@ -1838,6 +1846,7 @@ type Queries struct {
 	retentionTrimSignalEventsStmt           *sql.Stmt
 	saveExecutionStmt                       *sql.Stmt
 	scanEligibleStmt                        *sql.Stmt
+	setExecutionFlowStmt                    *sql.Stmt
 	signalEventListAfterStmt                *sql.Stmt
 	signalEventMaxIDStmt                    *sql.Stmt
 	streamFrameInsertStmt                   *sql.Stmt
@@ -2042,6 +2051,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		retentionTrimSignalEventsStmt:           q.retentionTrimSignalEventsStmt,
 		saveExecutionStmt:                       q.saveExecutionStmt,
 		scanEligibleStmt:                        q.scanEligibleStmt,
+		setExecutionFlowStmt:                    q.setExecutionFlowStmt,
 		signalEventListAfterStmt:                q.signalEventListAfterStmt,
 		signalEventMaxIDStmt:                    q.signalEventMaxIDStmt,
 		streamFrameInsertStmt:                   q.streamFrameInsertStmt,

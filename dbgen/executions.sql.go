@@ -531,37 +531,35 @@ func (q *Queries) PromoteDueInLane(ctx context.Context, arg PromoteDueInLanePara
 
 const saveExecution = `-- name: SaveExecution :exec
 UPDATE ff_exec_core SET
-    flow_id              = ?1,
-    priority             = ?2,
-    lifecycle_phase      = ?3,
-    ownership_state      = ?4,
-    eligibility_state    = ?5,
-    attempt_state        = ?6,
-    blocking_reason      = ?7,
-    terminal_outcome     = ?8,
-    public_state         = ?9,
-    blocking_detail      = ?10,
-    attempt_index        = ?11,
-    total_attempt_count  = ?12,
-    retry_count          = ?13,
-    replay_count         = ?14,
-    lease_reclaim_count  = ?15,
-    delay_until_ms       = ?16,
-    last_mutation_at_ms  = ?17,
-    started_at_ms        = ?18,
-    terminal_at_ms       = ?19,
-    result               = ?20,
-    cancellation_reason  = ?21,
-    cancelled_by         = ?22,
-    last_failure_message = ?23,
-    failure_category     = ?24,
-    progress_pct         = ?25,
-    progress_message     = ?26
-WHERE execution_id = ?27
+    priority             = ?1,
+    lifecycle_phase      = ?2,
+    ownership_state      = ?3,
+    eligibility_state    = ?4,
+    attempt_state        = ?5,
+    blocking_reason      = ?6,
+    terminal_outcome     = ?7,
+    public_state         = ?8,
+    blocking_detail      = ?9,
+    attempt_index        = ?10,
+    total_attempt_count  = ?11,
+    retry_count          = ?12,
+    replay_count         = ?13,
+    lease_reclaim_count  = ?14,
+    delay_until_ms       = ?15,
+    last_mutation_at_ms  = ?16,
+    started_at_ms        = ?17,
+    terminal_at_ms       = ?18,
+    result               = ?19,
+    cancellation_reason  = ?20,
+    cancelled_by         = ?21,
+    last_failure_message = ?22,
+    failure_category     = ?23,
+    progress_pct         = ?24,
+    progress_message     = ?25
+WHERE execution_id = ?26
 `
 
 type SaveExecutionParams struct {
-	FlowID             sql.NullString
 	Priority           int64
 	LifecyclePhase     string
 	OwnershipState     string
@@ -590,9 +588,11 @@ type SaveExecutionParams struct {
 	ExecutionID        string
 }
 
+// Not flow_id (SetExecutionFlow): an UPDATE that names a column rewrites
+// the entries of every index on it, and a flow member is saved at every
+// step of its life.
 func (q *Queries) SaveExecution(ctx context.Context, arg SaveExecutionParams) error {
 	_, err := q.exec(ctx, q.saveExecutionStmt, saveExecution,
-		arg.FlowID,
 		arg.Priority,
 		arg.LifecyclePhase,
 		arg.OwnershipState,
@@ -620,5 +620,22 @@ func (q *Queries) SaveExecution(ctx context.Context, arg SaveExecutionParams) er
 		arg.ProgressMessage,
 		arg.ExecutionID,
 	)
+	return err
+}
+
+const setExecutionFlow = `-- name: SetExecutionFlow :exec
+UPDATE ff_exec_core SET flow_id = ?1, last_mutation_at_ms = ?2
+WHERE execution_id = ?3
+`
+
+type SetExecutionFlowParams struct {
+	FlowID      sql.NullString
+	NowMs       int64
+	ExecutionID string
+}
+
+// AddExecutionToFlow: the one write of flow_id after creation.
+func (q *Queries) SetExecutionFlow(ctx context.Context, arg SetExecutionFlowParams) error {
+	_, err := q.exec(ctx, q.setExecutionFlowStmt, setExecutionFlow, arg.FlowID, arg.NowMs, arg.ExecutionID)
 	return err
 }

@@ -63,8 +63,10 @@ SELECT * FROM ff_exec_core WHERE execution_id = ?;
 SELECT result FROM ff_exec_core WHERE execution_id = ? AND result IS NOT NULL;
 
 -- name: SaveExecution :exec
+-- Not flow_id (SetExecutionFlow): an UPDATE that names a column rewrites
+-- the entries of every index on it, and a flow member is saved at every
+-- step of its life.
 UPDATE ff_exec_core SET
-    flow_id              = sqlc.narg(flow_id),
     priority             = sqlc.arg(priority),
     lifecycle_phase      = sqlc.arg(lifecycle_phase),
     ownership_state      = sqlc.arg(ownership_state),
@@ -91,6 +93,11 @@ UPDATE ff_exec_core SET
     progress_pct         = sqlc.narg(progress_pct),
     progress_message     = sqlc.narg(progress_message)
 WHERE execution_id = sqlc.arg(execution_id);
+
+-- name: SetExecutionFlow :exec
+-- AddExecutionToFlow: the one write of flow_id after creation.
+UPDATE ff_exec_core SET flow_id = @flow_id, last_mutation_at_ms = @now_ms
+WHERE execution_id = @execution_id;
 
 -- name: FindByIdempotencyKey :one
 SELECT execution_id FROM ff_exec_core

@@ -91,64 +91,88 @@ func BenchmarkClaimComplete(b *testing.B) {
 	}
 }
 
-// BenchmarkFlowChain10 builds a 10-member linear flow (CreateFlow, one
-// CreateExecutions batch, AddExecutionToFlow, StageDependencyEdge and
-// ApplyDependencyToChild per edge) and works it to the end, one Claim and
-// one Complete per member in chain order.
+// BenchmarkFlowChain10 builds a 10-member linear flow and works it to the
+// end, one Claim and one Complete per member in chain order. "calls"
+// builds it with the EngineBackend methods (CreateFlow, one
+// CreateExecutions batch, AddExecutionToFlow per member, then
+// StageDependencyEdge and ApplyDependencyToChild per edge); "buildflow"
+// with one BuildFlow call.
 func BenchmarkFlowChain10(b *testing.B) {
-	const nodes = 10
-	eng := newBenchBackend(b)
+	for _, mode := range []string{"calls", "buildflow"} {
+		b.Run(mode, func(b *testing.B) {
+			const nodes = 10
+			eng := newBenchBackend(b)
+			ctx := context.Background()
+			for i := 0; b.Loop(); i++ {
+				lane := backend.LaneID(fmt.Sprintf("chain-%d", i))
+				args := make([]backend.CreateExecutionArgs, nodes)
+				for j := range args {
+					args[j] = benchCreateArgs(lane)
+				}
+				fid := backend.NewFlowID()
+				if mode == "calls" {
+					buildChainByCalls(b, eng, fid, args)
+				} else {
+					edges := make([]backend.BuildFlowEdge, nodes-1)
+					for j := range edges {
+						edges[j] = backend.BuildFlowEdge{Upstream: args[j].ExecutionID, Downstream: args[j+1].ExecutionID}
+					}
+					if _, err := eng.BuildFlow(ctx, backend.BuildFlowArgs{FlowID: fid, Members: args, Edges: edges}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for j := range nodes {
+					h, err := eng.Claim(ctx, lane, backend.CapabilitySet{}, benchPolicy)
+					if err != nil || h == nil {
+						b.Fatalf("claim member %d: %v, %v", j, h, err)
+					}
+					if h.ExecutionID() != args[j].ExecutionID {
+						b.Fatalf("claimed %s, want member %d", h.ExecutionID(), j)
+					}
+					if err := eng.Complete(ctx, *h, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// buildChainByCalls makes flow fid with members chained in order, one
+// method call per step.
+func buildChainByCalls(b *testing.B, eng *backend.SQLiteBackend, fid backend.FlowID, args []backend.CreateExecutionArgs) {
+	b.Helper()
 	ctx := context.Background()
-	for i := 0; b.Loop(); i++ {
-		lane := backend.LaneID(fmt.Sprintf("chain-%d", i))
-		fid := backend.NewFlowID()
-		if _, err := eng.CreateFlow(ctx, backend.CreateFlowArgs{FlowID: fid, FlowKind: "bench", Namespace: "bench"}); err != nil {
+	if _, err := eng.CreateFlow(ctx, backend.CreateFlowArgs{FlowID: fid, FlowKind: "bench", Namespace: "bench"}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := eng.CreateExecutions(ctx, args); err != nil {
+		b.Fatal(err)
+	}
+	for j := range args {
+		if _, err := eng.AddExecutionToFlow(ctx, backend.AddExecutionToFlowArgs{ExecutionID: args[j].ExecutionID, FlowID: fid}); err != nil {
 			b.Fatal(err)
 		}
-		args := make([]backend.CreateExecutionArgs, nodes)
-		for j := range args {
-			args[j] = benchCreateArgs(lane)
-		}
-		if _, err := eng.CreateExecutions(ctx, args); err != nil {
+	}
+	snap, err := eng.DescribeFlow(ctx, fid)
+	if err != nil || snap == nil {
+		b.Fatalf("describe flow: %v, %v", snap, err)
+	}
+	rev := snap.GraphRevision
+	for j := 1; j < len(args); j++ {
+		edge := backend.NewEdgeID()
+		st, err := eng.StageDependencyEdge(ctx, backend.StageDependencyEdgeArgs{
+			FlowID: fid, EdgeID: edge, ExpectedGraphRevision: rev,
+			UpstreamExecutionID: args[j-1].ExecutionID, DownstreamExecutionID: args[j].ExecutionID,
+		})
+		if err != nil {
 			b.Fatal(err)
 		}
-		for j := range args {
-			if _, err := eng.AddExecutionToFlow(ctx, backend.AddExecutionToFlowArgs{ExecutionID: args[j].ExecutionID, FlowID: fid}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		snap, err := eng.DescribeFlow(ctx, fid)
-		if err != nil || snap == nil {
-			b.Fatalf("describe flow: %v, %v", snap, err)
-		}
-		rev := snap.GraphRevision
-		for j := 1; j < nodes; j++ {
-			edge := backend.NewEdgeID()
-			st, err := eng.StageDependencyEdge(ctx, backend.StageDependencyEdgeArgs{
-				FlowID: fid, EdgeID: edge, ExpectedGraphRevision: rev,
-				UpstreamExecutionID: args[j-1].ExecutionID, DownstreamExecutionID: args[j].ExecutionID,
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			rev = st.NewGraphRevision
-			if _, err := eng.ApplyDependencyToChild(ctx, backend.ApplyDependencyToChildArgs{
-				FlowID: fid, EdgeID: edge, DownstreamExecutionID: args[j].ExecutionID,
-			}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		for j := range nodes {
-			h, err := eng.Claim(ctx, lane, backend.CapabilitySet{}, benchPolicy)
-			if err != nil || h == nil {
-				b.Fatalf("claim member %d: %v, %v", j, h, err)
-			}
-			if h.ExecutionID() != args[j].ExecutionID {
-				b.Fatalf("claimed %s, want member %d", h.ExecutionID(), j)
-			}
-			if err := eng.Complete(ctx, *h, nil); err != nil {
-				b.Fatal(err)
-			}
+		rev = st.NewGraphRevision
+		if _, err := eng.ApplyDependencyToChild(ctx, backend.ApplyDependencyToChildArgs{
+			FlowID: fid, EdgeID: edge, DownstreamExecutionID: args[j].ExecutionID,
+		}); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -1712,7 +1712,9 @@ func hmFlowCases() []hmCase {
 		hm("BuildFlow", "Cycle", backend.ErrCycleDetected, build(func(_ *hmFixture, a *backend.BuildFlowArgs) {
 			a.Edges = append(a.Edges, backend.BuildFlowEdge{Upstream: a.Edges[0].Downstream, Downstream: a.Edges[0].Upstream})
 		})),
-		hm("BuildFlow", "MemberOfOtherFlow", backend.ErrExecutionAlreadyInFlow, build(func(fx *hmFixture, a *backend.BuildFlowArgs) { a.Members[0].ExecutionID, a.Edges[0].Upstream = fx.m1, fx.m1 })),
+		hm("BuildFlow", "MemberOfOtherFlow", backend.ErrExecutionAlreadyInFlow, build(func(fx *hmFixture, a *backend.BuildFlowArgs) {
+			a.Members[0].ExecutionID, a.Edges[0].Upstream = fx.m1, fx.m1
+		})),
 		hm("BuildFlow", hmCancelled, context.Canceled, build(func(*hmFixture, *backend.BuildFlowArgs) {})),
 
 		hm("AddExecutionToFlow", hmMalformedID, hmInvalid, add(func(_ *hmFixture, a *backend.AddExecutionToFlowArgs) { a.ExecutionID = hmMalformedExec }, "")),
