@@ -2,6 +2,11 @@
 -- Executions, their attempts and the outbox tables written on the hot path.
 -- Every state dimension is a typed column with a CHECK on its alphabet, and
 -- every column a query filters or orders on is typed (spec 00 §3).
+-- An alphabet of more than two values is spelled as an OR of comparisons,
+-- never "col IN (...)": for such a list SQLite fills a temporary b-tree
+-- with the values on every run of every INSERT or UPDATE that checks it
+-- (all of ff_exec_core's seven checks: ~15 us per save; an OR chain costs
+-- a few hundred ns). The other migrations follow the same rule.
 -- Execution ids are stored as their full wire text "{fp:N}:<uuid>".
 
 CREATE TABLE ff_lane_registry (
@@ -33,32 +38,53 @@ CREATE TABLE ff_exec_core (
     policy               TEXT,
     priority             INTEGER NOT NULL DEFAULT 0,
 
-    lifecycle_phase      TEXT    NOT NULL CHECK (lifecycle_phase IN
-        ('submitted', 'runnable', 'active', 'suspended', 'terminal')),
-    ownership_state      TEXT    NOT NULL CHECK (ownership_state IN
-        ('unowned', 'leased', 'lease_expired_reclaimable', 'lease_revoked')),
-    eligibility_state    TEXT    NOT NULL CHECK (eligibility_state IN
-        ('eligible_now', 'not_eligible_until_time', 'blocked_by_dependencies',
-         'blocked_by_budget', 'blocked_by_quota', 'blocked_by_route',
-         'blocked_by_lane_state', 'blocked_by_operator', 'not_applicable')),
-    attempt_state        TEXT    NOT NULL CHECK (attempt_state IN
-        ('none', 'pending_first_attempt', 'running_attempt', 'attempt_interrupted',
-         'pending_retry_attempt', 'pending_replay_attempt', 'attempt_terminal')),
-    blocking_reason      TEXT    NOT NULL DEFAULT 'none' CHECK (blocking_reason IN
-        ('none', 'waiting_for_worker', 'waiting_for_retry_backoff',
-         'waiting_for_resume_delay', 'waiting_for_delay', 'waiting_for_signal',
-         'waiting_for_approval', 'waiting_for_callback', 'waiting_for_tool_result',
-         'waiting_for_children', 'waiting_for_budget', 'waiting_for_quota',
-         'waiting_for_capable_worker', 'waiting_for_locality_match',
-         'paused_by_operator', 'paused_by_policy', 'paused_by_flow_cancel')),
-    terminal_outcome     TEXT    NOT NULL DEFAULT 'none' CHECK (terminal_outcome IN
-        ('none', 'success', 'failed', 'cancelled', 'expired', 'skipped')),
+    lifecycle_phase      TEXT    NOT NULL CHECK (
+        lifecycle_phase = 'submitted' OR lifecycle_phase = 'runnable'
+        OR lifecycle_phase = 'active' OR lifecycle_phase = 'suspended'
+        OR lifecycle_phase = 'terminal'),
+    ownership_state      TEXT    NOT NULL CHECK (
+        ownership_state = 'unowned' OR ownership_state = 'leased'
+        OR ownership_state = 'lease_expired_reclaimable'
+        OR ownership_state = 'lease_revoked'),
+    eligibility_state    TEXT    NOT NULL CHECK (
+        eligibility_state = 'eligible_now' OR eligibility_state = 'not_eligible_until_time'
+        OR eligibility_state = 'blocked_by_dependencies'
+        OR eligibility_state = 'blocked_by_budget' OR eligibility_state = 'blocked_by_quota'
+        OR eligibility_state = 'blocked_by_route'
+        OR eligibility_state = 'blocked_by_lane_state'
+        OR eligibility_state = 'blocked_by_operator' OR eligibility_state = 'not_applicable'),
+    attempt_state        TEXT    NOT NULL CHECK (
+        attempt_state = 'none' OR attempt_state = 'pending_first_attempt'
+        OR attempt_state = 'running_attempt' OR attempt_state = 'attempt_interrupted'
+        OR attempt_state = 'pending_retry_attempt'
+        OR attempt_state = 'pending_replay_attempt' OR attempt_state = 'attempt_terminal'),
+    blocking_reason      TEXT    NOT NULL DEFAULT 'none' CHECK (
+        blocking_reason = 'none' OR blocking_reason = 'waiting_for_worker'
+        OR blocking_reason = 'waiting_for_retry_backoff'
+        OR blocking_reason = 'waiting_for_resume_delay'
+        OR blocking_reason = 'waiting_for_delay' OR blocking_reason = 'waiting_for_signal'
+        OR blocking_reason = 'waiting_for_approval'
+        OR blocking_reason = 'waiting_for_callback'
+        OR blocking_reason = 'waiting_for_tool_result'
+        OR blocking_reason = 'waiting_for_children'
+        OR blocking_reason = 'waiting_for_budget' OR blocking_reason = 'waiting_for_quota'
+        OR blocking_reason = 'waiting_for_capable_worker'
+        OR blocking_reason = 'waiting_for_locality_match'
+        OR blocking_reason = 'paused_by_operator' OR blocking_reason = 'paused_by_policy'
+        OR blocking_reason = 'paused_by_flow_cancel'),
+    terminal_outcome     TEXT    NOT NULL DEFAULT 'none' CHECK (
+        terminal_outcome = 'none' OR terminal_outcome = 'success'
+        OR terminal_outcome = 'failed' OR terminal_outcome = 'cancelled'
+        OR terminal_outcome = 'expired' OR terminal_outcome = 'skipped'),
     -- Derived from the columns above by one Go function in the same write;
     -- 'resumable' is the one stored exception.
-    public_state         TEXT    NOT NULL CHECK (public_state IN
-        ('waiting', 'delayed', 'rate_limited', 'waiting_children', 'active',
-         'suspended', 'resumable', 'completed', 'failed', 'cancelled', 'expired',
-         'skipped')),
+    public_state         TEXT    NOT NULL CHECK (
+        public_state = 'waiting' OR public_state = 'delayed'
+        OR public_state = 'rate_limited' OR public_state = 'waiting_children'
+        OR public_state = 'active' OR public_state = 'suspended'
+        OR public_state = 'resumable' OR public_state = 'completed'
+        OR public_state = 'failed' OR public_state = 'cancelled' OR public_state = 'expired'
+        OR public_state = 'skipped'),
     blocking_detail      TEXT    NOT NULL DEFAULT '',
 
     attempt_index        INTEGER NOT NULL DEFAULT 0,
@@ -123,8 +149,9 @@ CREATE TABLE ff_attempt (
     execution_id        TEXT    NOT NULL,
     attempt_index       INTEGER NOT NULL,
     attempt_id          TEXT    NOT NULL,
-    attempt_type        TEXT    NOT NULL CHECK (attempt_type IN
-        ('initial', 'retry', 'reclaim', 'replay', 'fallback')),
+    attempt_type        TEXT    NOT NULL CHECK (
+        attempt_type = 'initial' OR attempt_type = 'retry' OR attempt_type = 'reclaim'
+        OR attempt_type = 'replay' OR attempt_type = 'fallback'),
     -- The lease: lease_expires_at_ms NULL means no live lease.
     lease_id            TEXT,
     lease_epoch         INTEGER NOT NULL DEFAULT 0,
@@ -135,9 +162,11 @@ CREATE TABLE ff_attempt (
     worker_instance_id  TEXT,
     started_at_ms       INTEGER,
     terminal_at_ms      INTEGER,
-    outcome             TEXT CHECK (outcome IN
-        ('success', 'failed', 'retry', 'cancelled', 'interrupted', 'waiting_children',
-         'attempt_interrupted', 'interrupted_reclaimed', 'skipped', 'expired')),
+    outcome             TEXT CHECK (
+        outcome = 'success' OR outcome = 'failed' OR outcome = 'retry'
+        OR outcome = 'cancelled' OR outcome = 'interrupted' OR outcome = 'waiting_children'
+        OR outcome = 'attempt_interrupted' OR outcome = 'interrupted_reclaimed'
+        OR outcome = 'skipped' OR outcome = 'expired'),
     -- Fail's first result, so a repeated Fail returns it unchanged.
     retry_due_at_ms     INTEGER,
     PRIMARY KEY (execution_id, attempt_index)
@@ -175,8 +204,9 @@ CREATE TABLE ff_completion_event (
     event_id         INTEGER PRIMARY KEY,
     execution_id     TEXT    NOT NULL,
     flow_id          TEXT,
-    outcome          TEXT    NOT NULL CHECK (outcome IN
-        ('success', 'failed', 'cancelled', 'resumable', 'expired', 'skipped')),
+    outcome          TEXT    NOT NULL CHECK (
+        outcome = 'success' OR outcome = 'failed' OR outcome = 'cancelled'
+        OR outcome = 'resumable' OR outcome = 'expired' OR outcome = 'skipped'),
     namespace        TEXT,
     instance_tag     TEXT,
     occurred_at_ms   INTEGER NOT NULL,
@@ -194,8 +224,9 @@ CREATE TABLE ff_lease_event (
     attempt_index      INTEGER NOT NULL,
     lease_id           TEXT    NOT NULL,
     worker_instance_id TEXT    NOT NULL,
-    event_type         TEXT    NOT NULL CHECK (event_type IN
-        ('acquired', 'renewed', 'expired', 'reclaimed', 'revoked')),
+    event_type         TEXT    NOT NULL CHECK (
+        event_type = 'acquired' OR event_type = 'renewed' OR event_type = 'expired'
+        OR event_type = 'reclaimed' OR event_type = 'revoked'),
     namespace          TEXT,
     instance_tag       TEXT,
     occurred_at_ms     INTEGER NOT NULL
@@ -207,8 +238,9 @@ CREATE TABLE ff_operator_event (
     event_id       INTEGER PRIMARY KEY AUTOINCREMENT,
     -- The execution id, or the flow id for flow events.
     execution_id   TEXT    NOT NULL,
-    event_type     TEXT    NOT NULL CHECK (event_type IN
-        ('priority_changed', 'replayed', 'flow_cancel_requested')),
+    event_type     TEXT    NOT NULL CHECK (
+        event_type = 'priority_changed' OR event_type = 'replayed'
+        OR event_type = 'flow_cancel_requested'),
     details        TEXT,
     namespace      TEXT,
     instance_tag   TEXT,

@@ -15,8 +15,10 @@ CREATE TABLE ff_flow_core (
     namespace           TEXT    NOT NULL DEFAULT '',
     -- This backend writes only 'open' and 'cancelled'; the other values are
     -- the rest of the original's vocabulary, which guards still recognise.
-    public_flow_state   TEXT    NOT NULL DEFAULT 'open' CHECK (public_flow_state IN
-        ('open', 'running', 'blocked', 'completed', 'failed', 'cancelled')),
+    public_flow_state   TEXT    NOT NULL DEFAULT 'open' CHECK (
+        public_flow_state = 'open' OR public_flow_state = 'running'
+        OR public_flow_state = 'blocked' OR public_flow_state = 'completed'
+        OR public_flow_state = 'failed' OR public_flow_state = 'cancelled'),
     -- Optimistic-concurrency token: +1 per added member and per staged edge.
     graph_revision      INTEGER NOT NULL DEFAULT 0 CHECK (graph_revision >= 0),
     node_count          INTEGER NOT NULL DEFAULT 0 CHECK (node_count >= 0),
@@ -56,9 +58,11 @@ CREATE TABLE ff_edge (
     -- 'unsatisfied' until the upstream's terminal outcome resolves the edge
     -- (once; replay of a skipped member may reset 'impossible' edges).
     resolution_state        TEXT    NOT NULL DEFAULT 'unsatisfied'
-        CHECK (resolution_state IN ('unsatisfied', 'satisfied', 'impossible')),
-    upstream_outcome        TEXT CHECK (upstream_outcome IN
-        ('success', 'failed', 'cancelled', 'expired', 'skipped')),
+        CHECK (resolution_state = 'unsatisfied' OR resolution_state = 'satisfied' OR resolution_state = 'impossible'),
+    upstream_outcome        TEXT CHECK (
+        upstream_outcome = 'success' OR upstream_outcome = 'failed'
+        OR upstream_outcome = 'cancelled' OR upstream_outcome = 'expired'
+        OR upstream_outcome = 'skipped'),
     created_by              TEXT    NOT NULL DEFAULT 'engine',
     created_at_ms           INTEGER NOT NULL,
     applied_at_ms           INTEGER,
@@ -86,7 +90,7 @@ CREATE TABLE ff_edge_group (
     flow_id                      TEXT    NOT NULL,
     downstream_execution_id      TEXT    NOT NULL,
     policy_kind                  TEXT    NOT NULL DEFAULT 'all_of'
-        CHECK (policy_kind IN ('all_of', 'any_of', 'quorum')),
+        CHECK (policy_kind = 'all_of' OR policy_kind = 'any_of' OR policy_kind = 'quorum'),
     -- Meaningful for any_of and quorum; all_of rows keep the default.
     on_satisfied                 TEXT    NOT NULL DEFAULT 'cancel_remaining'
         CHECK (on_satisfied IN ('cancel_remaining', 'let_run')),
@@ -100,7 +104,7 @@ CREATE TABLE ff_edge_group (
     running_count                INTEGER NOT NULL DEFAULT 0 CHECK (running_count >= 0),
     -- One-shot: leaves 'pending' at most once ('cancelled' is reserved).
     group_state                  TEXT    NOT NULL DEFAULT 'pending'
-        CHECK (group_state IN ('pending', 'satisfied', 'impossible', 'cancelled')),
+        CHECK (group_state = 'pending' OR group_state = 'satisfied' OR group_state = 'impossible' OR group_state = 'cancelled'),
     satisfied_at_ms              INTEGER,
     cancel_siblings_reason       TEXT CHECK (cancel_siblings_reason IN
         ('sibling_quorum_satisfied', 'sibling_quorum_impossible')),

@@ -37,16 +37,21 @@ CREATE TABLE ff_suspension_current (
     -- The first binding's waitpoint (DescribeExecution's current waitpoint).
     primary_waitpoint_id TEXT    NOT NULL,
     -- NULL = none given.
-    reason_code          TEXT CHECK (reason_code IN
-        ('waiting_for_signal', 'waiting_for_approval', 'waiting_for_callback',
-         'waiting_for_tool_result', 'waiting_for_operator_review', 'paused_by_policy',
-         'paused_by_budget', 'step_boundary', 'manual_pause')),
+    reason_code          TEXT CHECK (
+        reason_code = 'waiting_for_signal' OR reason_code = 'waiting_for_approval'
+        OR reason_code = 'waiting_for_callback' OR reason_code = 'waiting_for_tool_result'
+        OR reason_code = 'waiting_for_operator_review' OR reason_code = 'paused_by_policy'
+        OR reason_code = 'paused_by_budget' OR reason_code = 'step_boundary'
+        OR reason_code = 'manual_pause'),
     -- The resume-condition tree; evaluated in Go, never queried.
     condition_json       TEXT    NOT NULL CHECK (json_valid(condition_json)),
     -- NULL = no timeout (also cleared by auto-resume and escalate).
     timeout_at_ms        INTEGER,
-    timeout_behavior     TEXT    NOT NULL DEFAULT 'fail' CHECK (timeout_behavior IN
-        ('fail', 'cancel', 'expire', 'auto_resume_with_timeout_signal', 'escalate')),
+    timeout_behavior     TEXT    NOT NULL DEFAULT 'fail' CHECK (
+        timeout_behavior = 'fail' OR timeout_behavior = 'cancel'
+        OR timeout_behavior = 'expire'
+        OR timeout_behavior = 'auto_resume_with_timeout_signal'
+        OR timeout_behavior = 'escalate'),
     suspended_at_ms      INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
@@ -68,7 +73,7 @@ CREATE TABLE ff_waitpoint (
     -- pending: made by CreateWaitpoint, buffering signals; active: bound to
     -- the current suspension; closed / expired: final.
     state                      TEXT    NOT NULL DEFAULT 'pending'
-        CHECK (state IN ('pending', 'active', 'closed', 'expired')),
+        CHECK (state = 'pending' OR state = 'active' OR state = 'closed' OR state = 'expired'),
     -- The suspension that activated it (NULL while pending, or if it expired
     -- unbound).
     suspension_id              TEXT,
@@ -83,10 +88,11 @@ CREATE TABLE ff_waitpoint (
     expires_at_ms              INTEGER,
     activated_at_ms            INTEGER,
     closed_at_ms               INTEGER,
-    close_reason               TEXT CHECK (close_reason IN
-        ('resumed', 'consumed', 'cancelled', 'never_committed',
-         'timed_out_auto_resume', 'timed_out_cancel', 'timed_out_expire',
-         'timed_out_fail'))
+    close_reason               TEXT CHECK (
+        close_reason = 'resumed' OR close_reason = 'consumed' OR close_reason = 'cancelled'
+        OR close_reason = 'never_committed' OR close_reason = 'timed_out_auto_resume'
+        OR close_reason = 'timed_out_cancel' OR close_reason = 'timed_out_expire'
+        OR close_reason = 'timed_out_fail')
 ) STRICT, WITHOUT ROWID;
 
 -- ListPendingWaitpoints (keyset by waitpoint id within one execution) and
@@ -124,9 +130,9 @@ CREATE TABLE ff_signal (
     payload             BLOB,
     -- What the delivery did; 'resume_condition_satisfied' marks the signal
     -- that satisfied the suspension.
-    effect              TEXT    NOT NULL CHECK (effect IN
-        ('appended_to_waitpoint', 'buffered_for_pending_waitpoint',
-         'resume_condition_satisfied')),
+    effect              TEXT    NOT NULL CHECK (
+        effect = 'appended_to_waitpoint' OR effect = 'buffered_for_pending_waitpoint'
+        OR effect = 'resume_condition_satisfied'),
     -- Idempotency key and the end of its dedup window (both NULL when the
     -- delivery had no key or dedup was disabled).
     idempotency_key     TEXT,
@@ -169,7 +175,7 @@ CREATE TABLE ff_signal_event (
     waitpoint_id    TEXT,
     source_identity TEXT,
     -- The event's SignalDeliveryEffect (satisfied, buffered, deduped).
-    effect          TEXT    NOT NULL CHECK (effect IN ('satisfied', 'buffered', 'deduped')),
+    effect          TEXT    NOT NULL CHECK (effect = 'satisfied' OR effect = 'buffered' OR effect = 'deduped'),
     -- Copied from the execution, for subscription filters.
     namespace       TEXT,
     instance_tag    TEXT,

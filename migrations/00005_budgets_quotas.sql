@@ -66,8 +66,9 @@ CREATE TABLE ff_budget_usage_dedup (
     budget_id             TEXT    NOT NULL,
     dedup_key             TEXT    NOT NULL CHECK (dedup_key <> ''),
     -- NULL = reserved, no result recorded (a repeat reports already_applied).
-    outcome_kind          TEXT CHECK (outcome_kind IN
-        ('ok', 'soft_breach', 'hard_breach', 'already_applied')),
+    outcome_kind          TEXT CHECK (
+        outcome_kind = 'ok' OR outcome_kind = 'soft_breach' OR outcome_kind = 'hard_breach'
+        OR outcome_kind = 'already_applied'),
     outcome_dimension     TEXT    NOT NULL DEFAULT '',
     outcome_current_usage INTEGER NOT NULL DEFAULT 0,
     outcome_limit         INTEGER NOT NULL DEFAULT 0,

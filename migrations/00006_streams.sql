@@ -14,11 +14,11 @@ CREATE TABLE ff_stream_frame (
     ts_ms           INTEGER NOT NULL CHECK (ts_ms >= 0),
     -- 0.. within one ts_ms.
     seq             INTEGER NOT NULL CHECK (seq >= 0),
-    frame_kind      TEXT    NOT NULL CHECK (frame_kind IN ('blob', 'event', 'stderr', 'stdout')),
+    frame_kind      TEXT    NOT NULL CHECK (frame_kind = 'blob' OR frame_kind = 'event' OR frame_kind = 'stderr' OR frame_kind = 'stdout'),
     -- The caller's label, or the kind's wire name.
     frame_type      TEXT    NOT NULL,
     -- TailStream(exclude_best_effort) filters on it.
-    mode            TEXT    NOT NULL CHECK (mode IN ('durable', 'summary', 'best_effort')),
+    mode            TEXT    NOT NULL CHECK (mode = 'durable' OR mode = 'summary' OR mode = 'best_effort'),
     -- Raw bytes (<= 64 KiB); rendered as UTF-8 text on read.
     payload         BLOB    NOT NULL CHECK (length(payload) <= 65536),
     correlation_id  TEXT,

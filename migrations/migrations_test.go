@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"maps"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -177,6 +179,8 @@ func TestSchemaConstraints(t *testing.T) {
 		sig  = `INSERT INTO ff_signal (signal_id, execution_id, waitpoint_id, waitpoint_key, effect, idempotency_key, dedup_expires_at_ms, accepted_at_ms) VALUES `
 		bud  = `INSERT INTO ff_budget_policy (budget_id, reset_interval_ms, next_reset_at_ms, created_at_ms, updated_at_ms) VALUES `
 		frm  = `INSERT INTO ff_stream_frame (execution_id, attempt_index, ts_ms, seq, frame_kind, frame_type, mode, payload, summary_version) VALUES `
+		exe  = `INSERT INTO ff_exec_core (execution_id, partition_key, lane_id, payload, lifecycle_phase, ownership_state, eligibility_state, attempt_state, blocking_reason, public_state, created_at_ms, last_mutation_at_ms) VALUES `
+		att  = `INSERT INTO ff_attempt (execution_id, attempt_index, attempt_id, attempt_type, outcome) VALUES `
 	)
 	tests := []struct {
 		name string
@@ -206,6 +210,16 @@ func TestSchemaConstraints(t *testing.T) {
 		{"FrameSummary", frm + `('{fp:0}:a', 0, 1, 0, 'event', 'event', 'summary', x'7b7d', 1)`, true},
 		{"ErrFrameSummaryWithoutVersion", frm + `('{fp:0}:a', 0, 1, 1, 'event', 'event', 'summary', x'7b7d', NULL)`, false},
 		{"ErrFrameDuplicateID", frm + `('{fp:0}:a', 0, 1, 0, 'stdout', 'stdout', 'durable', x'00', NULL)`, false},
+		// The alphabets are OR chains (see 00002); they must still refuse
+		// a value outside them and accept every one inside.
+		{"ExecWaiting", exe + `('{fp:0}:e1', 0, 'l', x'', 'runnable', 'unowned', 'eligible_now', 'pending_first_attempt', 'waiting_for_worker', 'waiting', 1, 1)`, true},
+		{"ExecLastValues", exe + `('{fp:0}:e2', 0, 'l', x'', 'terminal', 'lease_revoked', 'not_applicable', 'attempt_terminal', 'paused_by_flow_cancel', 'skipped', 1, 1)`, true},
+		{"ErrExecUnknownPhase", exe + `('{fp:0}:e3', 0, 'l', x'', 'running', 'unowned', 'eligible_now', 'pending_first_attempt', 'none', 'waiting', 1, 1)`, false},
+		{"ErrExecUnknownBlockingReason", exe + `('{fp:0}:e4', 0, 'l', x'', 'runnable', 'unowned', 'eligible_now', 'pending_first_attempt', 'waiting', 'waiting', 1, 1)`, false},
+		{"ErrExecUnknownPublicState", exe + `('{fp:0}:e5', 0, 'l', x'', 'runnable', 'unowned', 'eligible_now', 'pending_first_attempt', 'none', 'queued', 1, 1)`, false},
+		{"AttemptNoOutcome", att + `('{fp:0}:e1', 0, 'a0', 'initial', NULL)`, true},
+		{"ErrAttemptUnknownOutcome", att + `('{fp:0}:e1', 1, 'a1', 'initial', 'done')`, false},
+		{"ErrAttemptUnknownType", att + `('{fp:0}:e1', 2, 'a2', 'first', NULL)`, false},
 	}
 	// Sequential: later cases depend on rows inserted by earlier ones.
 	for _, tt := range tests {
@@ -216,6 +230,45 @@ func TestSchemaConstraints(t *testing.T) {
 		if !tt.ok && err == nil {
 			t.Errorf("%s: insert succeeded, want a constraint error", tt.name)
 		}
+	}
+}
+
+// TestNoLongINListsInTables keeps the rule of 00002: a CHECK spells an
+// alphabet of more than two values as an OR chain, because SQLite builds a
+// temporary b-tree for a longer IN list on every INSERT or UPDATE that
+// checks it.
+func TestNoLongINListsInTables(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	db, p := newProvider(t)
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql IS NOT NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	inList := regexp.MustCompile(`(?i)\bIN\s*\(([^()]*)\)`)
+	tables := 0
+	for rows.Next() {
+		var name, ddl string
+		if err := rows.Scan(&name, &ddl); err != nil {
+			t.Fatal(err)
+		}
+		tables++
+		for _, m := range inList.FindAllStringSubmatch(ddl, -1) {
+			if strings.Count(m[1], ",") >= 2 {
+				t.Errorf("%s: %q: spell the alphabet as an OR chain", name, m[0])
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if tables < 30 {
+		t.Fatalf("looked at %d tables, want the whole schema", tables)
 	}
 }
 
