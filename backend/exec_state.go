@@ -211,7 +211,7 @@ func (a *attempt) endLease(now int64, outcome string) {
 
 // leaseEvent appends a lease-history outbox row about a's lease.
 func (w *writeTx) leaseEvent(ctx context.Context, e *exec, a *attempt, kind LeaseEventKind) error {
-	_, err := w.q.InsertLeaseEvent(ctx, dbgen.InsertLeaseEventParams{
+	err := w.q.InsertLeaseEvent(ctx, dbgen.InsertLeaseEventParams{
 		ExecutionID:      e.ExecutionID,
 		AttemptIndex:     a.AttemptIndex,
 		LeaseID:          a.LeaseID.String,

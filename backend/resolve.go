@@ -94,7 +94,7 @@ func (r *resolver) drain(ctx context.Context) error {
 
 // completionEvent writes e's completion outbox row, already dispatched.
 func (w *writeTx) completionEvent(ctx context.Context, e *exec) error {
-	_, err := w.q.CompletionEventInsertDispatched(ctx, dbgen.CompletionEventInsertDispatchedParams{
+	err := w.q.CompletionEventInsertDispatched(ctx, dbgen.CompletionEventInsertDispatchedParams{
 		ExecutionID:  e.ExecutionID,
 		FlowID:       e.FlowID,
 		Outcome:      e.TerminalOutcome,

@@ -464,7 +464,7 @@ func (w *writeTx) resumeSuspension(ctx context.Context, e *exec, at int64, reaso
 	}
 	// Written dispatched: a resumable event is not a terminal transition,
 	// so there is nothing for dependency resolution to consume.
-	_, err := w.q.CompletionEventInsertDispatched(ctx, dbgen.CompletionEventInsertDispatchedParams{
+	err := w.q.CompletionEventInsertDispatched(ctx, dbgen.CompletionEventInsertDispatchedParams{
 		ExecutionID:  e.ExecutionID,
 		FlowID:       e.FlowID,
 		Outcome:      string(CompletionResumable),

@@ -173,14 +173,13 @@ func (q *Queries) CancelBacklogMemberInsert(ctx context.Context, arg CancelBackl
 	return err
 }
 
-const completionEventInsertDispatched = `-- name: CompletionEventInsertDispatched :one
+const completionEventInsertDispatched = `-- name: CompletionEventInsertDispatched :exec
 INSERT INTO ff_completion_event (
     execution_id, flow_id, outcome, namespace, instance_tag, occurred_at_ms, dispatched_at_ms
 ) VALUES (
     ?1, ?2, ?3, ?4, ?5,
     ?6, ?6
 )
-RETURNING event_id
 `
 
 type CompletionEventInsertDispatchedParams struct {
@@ -196,8 +195,8 @@ type CompletionEventInsertDispatchedParams struct {
 // resolution consumes it in the same transaction, so it is written already
 // dispatched: the dependency reconciler only ever sees events written by
 // paths that did not resolve (spec 05 s.B.4 J8).
-func (q *Queries) CompletionEventInsertDispatched(ctx context.Context, arg CompletionEventInsertDispatchedParams) (int64, error) {
-	row := q.queryRow(ctx, q.completionEventInsertDispatchedStmt, completionEventInsertDispatched,
+func (q *Queries) CompletionEventInsertDispatched(ctx context.Context, arg CompletionEventInsertDispatchedParams) error {
+	_, err := q.exec(ctx, q.completionEventInsertDispatchedStmt, completionEventInsertDispatched,
 		arg.ExecutionID,
 		arg.FlowID,
 		arg.Outcome,
@@ -205,9 +204,7 @@ func (q *Queries) CompletionEventInsertDispatched(ctx context.Context, arg Compl
 		arg.InstanceTag,
 		arg.OccurredAtMs,
 	)
-	var event_id int64
-	err := row.Scan(&event_id)
-	return event_id, err
+	return err
 }
 
 const completionEventMarkDispatched = `-- name: CompletionEventMarkDispatched :execrows

@@ -10,13 +10,12 @@ import (
 	"database/sql"
 )
 
-const insertLeaseEvent = `-- name: InsertLeaseEvent :one
+const insertLeaseEvent = `-- name: InsertLeaseEvent :exec
 
 INSERT INTO ff_lease_event (
     execution_id, attempt_index, lease_id, worker_instance_id, event_type,
     namespace, instance_tag, occurred_at_ms
 ) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-RETURNING event_id
 `
 
 type InsertLeaseEventParams struct {
@@ -31,8 +30,8 @@ type InsertLeaseEventParams struct {
 }
 
 // Outbox rows: written in the transaction of the change they describe.
-func (q *Queries) InsertLeaseEvent(ctx context.Context, arg InsertLeaseEventParams) (int64, error) {
-	row := q.queryRow(ctx, q.insertLeaseEventStmt, insertLeaseEvent,
+func (q *Queries) InsertLeaseEvent(ctx context.Context, arg InsertLeaseEventParams) error {
+	_, err := q.exec(ctx, q.insertLeaseEventStmt, insertLeaseEvent,
 		arg.ExecutionID,
 		arg.AttemptIndex,
 		arg.LeaseID,
@@ -42,9 +41,7 @@ func (q *Queries) InsertLeaseEvent(ctx context.Context, arg InsertLeaseEventPara
 		arg.InstanceTag,
 		arg.OccurredAtMs,
 	)
-	var event_id int64
-	err := row.Scan(&event_id)
-	return event_id, err
+	return err
 }
 
 const insertOperatorEvent = `-- name: InsertOperatorEvent :one

@@ -37,7 +37,7 @@ SELECT execution_id FROM ff_cancel_backlog_member WHERE flow_id = @flow_id ORDER
 INSERT INTO ff_cancel_backlog_member (flow_id, execution_id) VALUES (@flow_id, @execution_id)
 ON CONFLICT (flow_id, execution_id) DO NOTHING;
 
--- name: CompletionEventInsertDispatched :one
+-- name: CompletionEventInsertDispatched :exec
 -- The completion event of the shared "became terminal" step. Dependency
 -- resolution consumes it in the same transaction, so it is written already
 -- dispatched: the dependency reconciler only ever sees events written by
@@ -47,8 +47,7 @@ INSERT INTO ff_completion_event (
 ) VALUES (
     @execution_id, sqlc.narg(flow_id), @outcome, sqlc.narg(namespace), sqlc.narg(instance_tag),
     @occurred_at_ms, @occurred_at_ms
-)
-RETURNING event_id;
+);
 
 -- name: CompletionEventMarkDispatched :execrows
 -- Claims an undispatched event for the dependency reconciler; 0 rows means
