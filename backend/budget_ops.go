@@ -61,7 +61,7 @@ func (b *SQLiteBackend) CreateBudget(ctx context.Context, args CreateBudgetArgs)
 		interval = 1 // a sub-millisecond interval still schedules resets
 	}
 	out := CreateBudgetResult{BudgetID: id, Kind: CreateBudgetAlreadySatisfied}
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		out.Kind = CreateBudgetAlreadySatisfied
 		now := w.callerNow(args.Now)
 		var next sql.NullInt64
@@ -111,7 +111,7 @@ func (b *SQLiteBackend) ReportUsage(ctx context.Context, h Handle, budget Budget
 		return ReportUsageResult{}, err
 	}
 	var out ReportUsageResult
-	err = b.handleOp(ctx, "report_usage", h, func(w *writeTx, l *leased) error {
+	err = b.handleOp(ctx, "report_usage", h, func(ctx context.Context, w *writeTx, l *leased) error {
 		if l.settled() {
 			return l.notActive()
 		}
@@ -155,7 +155,7 @@ func (b *SQLiteBackend) ReportUsageAdmin(ctx context.Context, budget BudgetID, a
 		return ReportUsageResult{}, err
 	}
 	var out ReportUsageResult
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		// args.Now is ignored: admins cannot back-date usage (spec 05 §A.4).
 		rep, err := w.reportUsage(ctx, usageReport{budget: id, deltas: deltas, dedupKey: args.DedupKey})
 		out = rep.res
@@ -380,7 +380,7 @@ func (b *SQLiteBackend) ResetBudget(ctx context.Context, args ResetBudgetArgs) (
 		return ResetBudgetResult{}, err
 	}
 	var out ResetBudgetResult
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		pol, err := w.q.BudgetGetPolicy(ctx, string(id))
 		if isNoRows(err) {
 			return errNotFound(EntityBudget)
@@ -506,7 +506,7 @@ func resetDueBudgets(ctx context.Context, db *database) (scanners.TickResult, er
 		for _, id := range due {
 			seen[id] = true
 		}
-		r, err := tickRows(ctx, db, "budget reset", due, func(w *writeTx, id string) (int, error) {
+		r, err := tickRows(ctx, db, "budget reset", due, func(ctx context.Context, w *writeTx, id string) (int, error) {
 			pol, err := w.q.BudgetGetPolicy(ctx, id)
 			if isNoRows(err) {
 				return 0, nil
@@ -534,7 +534,7 @@ func resetDueBudgets(ctx context.Context, db *database) (scanners.TickResult, er
 // expired key already counts as absent; this only reclaims the space).
 func purgeUsageDedup(ctx context.Context, db *database) (scanners.TickResult, error) {
 	var res scanners.TickResult
-	err := db.write(ctx, func(w *writeTx) error {
+	err := db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		res.Processed = 0
 		rows, err := w.q.BudgetDedupExpired(ctx, dbgen.BudgetDedupExpiredParams{NowMs: w.now, Lim: scannerBatch})
 		if err != nil {

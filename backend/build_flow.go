@@ -76,7 +76,7 @@ func (b *SQLiteBackend) BuildFlow(ctx context.Context, args BuildFlowArgs) (Buil
 		return BuildFlowResult{}, err
 	}
 	var out BuildFlowResult
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		var err error
 		out, err = w.buildFlow(ctx, plan)
 		return err

@@ -140,7 +140,7 @@ func (db *database) laneMayHaveWork(ctx context.Context, lane LaneID) (bool, err
 // claimOnce is one claim transaction. more reports that it stopped after
 // blocking claimGateSkips gated candidates, with others possibly left.
 func (db *database) claimOnce(ctx context.Context, lane LaneID, capsJSON string, policy ClaimPolicy) (handle *Handle, more bool, err error) {
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		handle, more = nil, false
 		skips := 0
 		ps := string(derivePublicState(PhaseRunnable, EligibilityEligibleNow, OutcomeNone, ""))

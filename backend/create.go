@@ -92,7 +92,7 @@ func (b *SQLiteBackend) createExecutions(ctx context.Context, op string, args []
 		return []CreateExecutionResult{}, nil
 	}
 	var results []CreateExecutionResult
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		var werr error
 		results, werr = w.insertExecutions(ctx, plans)
 		return werr
@@ -201,12 +201,14 @@ func (w *writeTx) insertExecutions(ctx context.Context, plans []createPlan) ([]C
 	registered := map[LaneID]bool{}
 	for i := range plans {
 		p := &plans[i]
-		if !registered[p.args.LaneID] {
+		lane := p.args.LaneID
+		if !registered[lane] && (w.lanes == nil || !w.lanes.has(lane)) {
 			// Always (new or duplicate) the lane joins the registry.
-			if err := w.q.RegisterLane(ctx, dbgen.RegisterLaneParams{LaneID: string(p.args.LaneID), RegisteredAtMs: w.callerNow(p.args.Now), RegisteredBy: "create_execution"}); err != nil {
+			if err := w.q.RegisterLane(ctx, dbgen.RegisterLaneParams{LaneID: string(lane), RegisteredAtMs: w.callerNow(p.args.Now), RegisteredBy: "create_execution"}); err != nil {
 				return nil, err
 			}
-			registered[p.args.LaneID] = true
+			registered[lane] = true
+			w.registered = append(w.registered, lane)
 		}
 	}
 	for i := 0; i < len(plans); {

@@ -8,7 +8,9 @@ import (
 // EngineBackend is the engine contract implemented by SQLiteBackend.
 //
 // Every method that touches storage takes ctx first and runs as exactly one
-// transaction; a cancelled ctx aborts it and returns ctx.Err(). Methods that
+// transaction; a ctx that ends before the transaction starts (or while the
+// call waits for the writer) aborts it and returns ctx.Err(), and a write
+// that has started runs to completion and reports its outcome. Methods that
 // take a Handle first validate it — a foreign outer or embedded tag is
 // ErrHandleFromOtherBackend, undecodable bytes are ErrCorruption, a missing
 // attempt is NotFound(EntityAttempt) — and then, unless noted, the lease:

@@ -59,7 +59,7 @@ func (b *SQLiteBackend) CreateFlow(ctx context.Context, args CreateFlowArgs) (Cr
 		return CreateFlowResult{}, err
 	}
 	out := CreateFlowResult{FlowID: flowID}
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		var err error
 		out.Kind, err = w.createFlow(ctx, flowID, args)
 		return err
@@ -102,7 +102,7 @@ func (b *SQLiteBackend) AddExecutionToFlow(ctx context.Context, args AddExecutio
 		return AddExecutionToFlowResult{}, err
 	}
 	var out AddExecutionToFlowResult
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		w.now = w.callerNow(args.Now)
 		var err error
 		out, err = w.addToFlow(ctx, flowID, args.ExecutionID)
@@ -184,7 +184,7 @@ func (b *SQLiteBackend) StageDependencyEdge(ctx context.Context, args StageDepen
 	expected := int64(min(args.ExpectedGraphRevision, math.MaxInt64))
 	up, down := string(args.UpstreamExecutionID), string(args.DownstreamExecutionID)
 	var out StageDependencyEdgeResult
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		w.now = w.callerNow(args.Now)
 		rev, err := w.stageEdge(ctx, stagedEdge{flowID: flowID, edgeID: edgeID, up: up, down: down, kind: kind, ref: args.DataPassingRef}, expected)
 		out = StageDependencyEdgeResult{EdgeID: edgeID, NewGraphRevision: rev}
@@ -285,7 +285,7 @@ func (b *SQLiteBackend) ApplyDependencyToChild(ctx context.Context, args ApplyDe
 		return ApplyDependencyToChildResult{}, err
 	}
 	var out ApplyDependencyToChildResult
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		w.now = w.callerNow(args.Now)
 		var err error
 		out, err = w.applyEdge(ctx, flowID, edgeID, args.DownstreamExecutionID)
@@ -437,7 +437,7 @@ func (b *SQLiteBackend) SetEdgeGroupPolicy(ctx context.Context, flowID FlowID, d
 		return "", err
 	}
 	var out SetEdgeGroupPolicyResult
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		var err error
 		out, err = w.setGroupPolicy(ctx, fid, downstream, groupPolicy{kind: kind, on: on, k: k})
 		return err
@@ -780,7 +780,7 @@ func (b *SQLiteBackend) CancelFlow(ctx context.Context, id FlowID, policy Cancel
 		policy = CancelFlowOnly
 	}
 	var members []ExecutionID
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		members = []ExecutionID{}
 		flow, err := w.q.FlowGet(ctx, string(flowID))
 		if isNoRows(err) {
@@ -869,7 +869,7 @@ func (b *SQLiteBackend) CancelFlowHeader(ctx context.Context, args CancelFlowArg
 		return CancelFlowHeader{}, err
 	}
 	var out CancelFlowHeader
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		w.now = w.callerNow(args.Now)
 		flow, err := w.q.FlowGet(ctx, string(flowID))
 		if isNoRows(err) {
@@ -963,7 +963,7 @@ func (b *SQLiteBackend) AckCancelMember(ctx context.Context, flowID FlowID, exec
 	if _, err := ParseExecutionID(string(executionID)); err != nil {
 		return err
 	}
-	return db.write(ctx, func(w *writeTx) error {
+	return db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		return w.ackCancelMember(ctx, string(fid), string(executionID))
 	})
 }

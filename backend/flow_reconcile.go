@@ -35,7 +35,7 @@ func reconcileDependencies(ctx context.Context, db *database) (scanners.TickResu
 	if err != nil {
 		return scanners.TickResult{}, err
 	}
-	return reconcileRows(ctx, db, "dependency reconciler", rows, func(w *writeTx, row dbgen.CompletionEventUndispatchedRow) (bool, error) {
+	return reconcileRows(ctx, db, "dependency reconciler", rows, func(ctx context.Context, w *writeTx, row dbgen.CompletionEventUndispatchedRow) (bool, error) {
 		n, err := w.q.CompletionEventMarkDispatched(ctx, dbgen.CompletionEventMarkDispatchedParams{NowMs: nullInt(w.now), EventID: row.EventID})
 		if err != nil || n == 0 {
 			return false, err
@@ -76,7 +76,7 @@ func reconcileCancelBacklog(ctx context.Context, db *database) (scanners.TickRes
 	if err != nil {
 		return scanners.TickResult{}, err
 	}
-	return reconcileRows(ctx, db, "cancel reconciler", rows, func(w *writeTx, row dbgen.FfCancelBacklog) (bool, error) {
+	return reconcileRows(ctx, db, "cancel reconciler", rows, func(ctx context.Context, w *writeTx, row dbgen.FfCancelBacklog) (bool, error) {
 		backlog, err := w.q.CancelBacklogGet(ctx, row.FlowID)
 		if isNoRows(err) {
 			return false, nil // acknowledged since the batch was read
@@ -142,7 +142,7 @@ func dispatchEdgeCancels(ctx context.Context, db *database) (scanners.TickResult
 	if err != nil {
 		return scanners.TickResult{}, err
 	}
-	return reconcileRows(ctx, db, "edge cancel dispatcher", rows, func(w *writeTx, row dbgen.PendingCancelGroupListRow) (bool, error) {
+	return reconcileRows(ctx, db, "edge cancel dispatcher", rows, func(ctx context.Context, w *writeTx, row dbgen.PendingCancelGroupListRow) (bool, error) {
 		g, found, err := w.loadGroup(ctx, row.FlowID, row.DownstreamExecutionID)
 		if err != nil {
 			return false, err
@@ -210,7 +210,7 @@ func reconcileEdgeCancels(ctx context.Context, db *database) (scanners.TickResul
 	if err != nil {
 		return scanners.TickResult{}, err
 	}
-	return reconcileRows(ctx, db, "edge cancel reconciler", rows, func(w *writeTx, row dbgen.PendingCancelGroupListRow) (bool, error) {
+	return reconcileRows(ctx, db, "edge cancel reconciler", rows, func(ctx context.Context, w *writeTx, row dbgen.PendingCancelGroupListRow) (bool, error) {
 		g, found, err := w.loadGroup(ctx, row.FlowID, row.DownstreamExecutionID)
 		if err != nil {
 			return false, err

@@ -108,7 +108,7 @@ func (b *SQLiteBackend) IssueClaimGrant(ctx context.Context, args IssueClaimGran
 	if args.Partition.Index != args.ExecutionID.Partition() {
 		return IssueClaimGrantOutcome{}, errInvalidInput("issue_claim_grant: partition %s does not match execution %s", args.Partition.Key(), args.ExecutionID)
 	}
-	err := b.operatorWrite(ctx, "issue_claim_grant", args.ExecutionID, func(w *writeTx, e *exec) error {
+	err := b.operatorWrite(ctx, "issue_claim_grant", args.ExecutionID, func(ctx context.Context, w *writeTx, e *exec) error {
 		if e.phase() != PhaseRunnable || e.eligibility() != EligibilityEligibleNow {
 			return errContention(SubKindExecutionNotEligible, "issue_claim_grant: execution is "+e.PublicState)
 		}
@@ -150,7 +150,7 @@ var blockedEligibility = map[BlockingReason]EligibilityState{
 // args.ReasonCode. Logical rejections are a result.
 func (b *SQLiteBackend) BlockRoute(ctx context.Context, args BlockRouteArgs) (BlockRouteOutcome, error) {
 	var out BlockRouteOutcome
-	err := b.operatorWrite(ctx, "block_route", args.ExecutionID, func(w *writeTx, e *exec) error {
+	err := b.operatorWrite(ctx, "block_route", args.ExecutionID, func(ctx context.Context, w *writeTx, e *exec) error {
 		w.now = w.callerNow(args.Now)
 		switch e.phase() {
 		case PhaseTerminal:
@@ -188,7 +188,7 @@ func (b *SQLiteBackend) ClaimExecution(ctx context.Context, args ClaimExecutionA
 		return ClaimExecutionResult{}, err
 	}
 	var out ClaimExecutionResult
-	err = b.operatorWrite(ctx, "claim_execution", args.ExecutionID, func(w *writeTx, e *exec) error {
+	err = b.operatorWrite(ctx, "claim_execution", args.ExecutionID, func(ctx context.Context, w *writeTx, e *exec) error {
 		w.now = w.callerNow(args.Now)
 		switch {
 		case e.phase() != PhaseRunnable && e.phase() != PhaseSubmitted:
@@ -306,7 +306,7 @@ func (b *SQLiteBackend) IssueReclaimGrant(ctx context.Context, args IssueReclaim
 		return IssueReclaimGrantOutcome{}, errInvalidInput("issue_reclaim_grant: negative grant_ttl")
 	}
 	out := IssueReclaimGrantOutcome{ExecutionID: args.ExecutionID}
-	err := b.operatorWrite(ctx, "issue_reclaim_grant", args.ExecutionID, func(w *writeTx, e *exec) error {
+	err := b.operatorWrite(ctx, "issue_reclaim_grant", args.ExecutionID, func(ctx context.Context, w *writeTx, e *exec) error {
 		if e.LeaseReclaimCount >= ReclaimCapDefault {
 			out.Kind, out.ReclaimCount = ReclaimGrantReclaimCapExceeded, uint32(e.LeaseReclaimCount)
 			return nil
@@ -370,7 +370,7 @@ func (b *SQLiteBackend) ReclaimExecution(ctx context.Context, args ReclaimExecut
 		return ReclaimExecutionOutcome{}, err
 	}
 	out := ReclaimExecutionOutcome{ExecutionID: args.ExecutionID}
-	err = b.operatorWrite(ctx, "reclaim_execution", args.ExecutionID, func(w *writeTx, e *exec) error {
+	err = b.operatorWrite(ctx, "reclaim_execution", args.ExecutionID, func(ctx context.Context, w *writeTx, e *exec) error {
 		grant, err := w.q.NewestGrant(ctx, dbgen.NewestGrantParams{ExecutionID: e.ExecutionID, Kind: grantReclaim})
 		if isNoRows(err) {
 			out.Kind = ReclaimGrantNotFound
@@ -430,7 +430,7 @@ func (b *SQLiteBackend) ClaimFromResumeGrant(ctx context.Context, token ResumeTo
 		return nil, errInvalidInput("claim_from_resume_grant: negative lease_ttl")
 	}
 	var out *Handle
-	err := b.operatorWrite(ctx, "claim_from_resume_grant", token.Grant.ExecutionID, func(w *writeTx, e *exec) error {
+	err := b.operatorWrite(ctx, "claim_from_resume_grant", token.Grant.ExecutionID, func(ctx context.Context, w *writeTx, e *exec) error {
 		row, err := w.q.GetLatestAttempt(ctx, e.ExecutionID)
 		if isNoRows(err) {
 			return errNotFound(EntityAttempt)

@@ -165,7 +165,7 @@ func (b *SQLiteBackend) SeedWaitpointHMACSecret(ctx context.Context, args SeedWa
 		return SeedOutcome{}, err
 	}
 	var out SeedOutcome
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		existing, err := w.q.GetHMACKey(ctx, args.Kid)
 		if err == nil {
 			// Idempotent on every boot, also for a kid rotated out since:
@@ -207,7 +207,7 @@ func (b *SQLiteBackend) RotateWaitpointHMACSecretAll(ctx context.Context, args R
 		return RotateWaitpointHMACSecretAllResult{}, err
 	}
 	var entry RotateWaitpointHMACSecretAllEntry
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		entry = RotateWaitpointHMACSecretAllEntry{Partition: 0}
 		existing, err := w.q.GetHMACKey(ctx, args.NewKid)
 		if err == nil {

@@ -89,7 +89,7 @@ func (w *writeTx) markLeaseExpired(ctx context.Context, e *exec, a *attempt) err
 // handleOp decodes h (before any transaction: a malformed or foreign
 // handle writes nothing) and runs fn in one write transaction with the
 // fence already passed.
-func (b *SQLiteBackend) handleOp(ctx context.Context, op string, h Handle, fn func(w *writeTx, l *leased) error) error {
+func (b *SQLiteBackend) handleOp(ctx context.Context, op string, h Handle, fn func(ctx context.Context, w *writeTx, l *leased) error) error {
 	db, err := b.live(op)
 	if err != nil {
 		return err
@@ -101,12 +101,12 @@ func (b *SQLiteBackend) handleOp(ctx context.Context, op string, h Handle, fn fu
 	if _, err := ParseExecutionID(string(hp.ExecutionID)); err != nil {
 		return err
 	}
-	return db.write(ctx, func(w *writeTx) error {
+	return db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		l, err := w.fence(ctx, hp)
 		if err != nil {
 			return err
 		}
-		return fn(w, l)
+		return fn(ctx, w, l)
 	})
 }
 
@@ -114,7 +114,7 @@ func (b *SQLiteBackend) handleOp(ctx context.Context, op string, h Handle, fn fu
 // unchanged.
 func (b *SQLiteBackend) Renew(ctx context.Context, h Handle) (LeaseRenewal, error) {
 	var out LeaseRenewal
-	err := b.handleOp(ctx, "renew", h, func(w *writeTx, l *leased) error {
+	err := b.handleOp(ctx, "renew", h, func(ctx context.Context, w *writeTx, l *leased) error {
 		if l.settled() {
 			return l.notActive()
 		}
@@ -139,7 +139,7 @@ func (b *SQLiteBackend) Renew(ctx context.Context, h Handle) (LeaseRenewal, erro
 // Progress records a progress heartbeat: nil percent or message leaves
 // that value unchanged; both nil writes nothing.
 func (b *SQLiteBackend) Progress(ctx context.Context, h Handle, percent *uint8, message *string) error {
-	return b.handleOp(ctx, "progress", h, func(w *writeTx, l *leased) error {
+	return b.handleOp(ctx, "progress", h, func(ctx context.Context, w *writeTx, l *leased) error {
 		if l.settled() {
 			return l.notActive()
 		}

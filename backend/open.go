@@ -51,6 +51,7 @@ type database struct {
 	sentDB   *sql.DB
 
 	writes writeQueue     // callers waiting for the writer (group commit)
+	lanes  knownLanes     // lanes registered by committed writes
 	wq     *dbgen.Queries // statements prepared once on the writer
 	rq     *dbgen.Queries // statements prepared once on the reader
 

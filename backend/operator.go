@@ -12,7 +12,7 @@ import (
 
 // operatorWrite validates id, then runs fn on the loaded execution in one
 // write transaction (unknown is NotFound(execution)).
-func (b *SQLiteBackend) operatorWrite(ctx context.Context, op string, id ExecutionID, fn func(w *writeTx, e *exec) error) error {
+func (b *SQLiteBackend) operatorWrite(ctx context.Context, op string, id ExecutionID, fn func(ctx context.Context, w *writeTx, e *exec) error) error {
 	db, err := b.live(op)
 	if err != nil {
 		return err
@@ -20,12 +20,12 @@ func (b *SQLiteBackend) operatorWrite(ctx context.Context, op string, id Executi
 	if _, err := ParseExecutionID(string(id)); err != nil {
 		return err
 	}
-	return db.write(ctx, func(w *writeTx) error {
+	return db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		e, err := w.loadExec(ctx, string(id))
 		if err != nil {
 			return err
 		}
-		return fn(w, e)
+		return fn(ctx, w, e)
 	})
 }
 
@@ -69,7 +69,7 @@ func (b *SQLiteBackend) CancelExecution(ctx context.Context, args CancelExecutio
 		source = CancelSourceOperatorOverride
 	}
 	out := CancelExecutionResult{ExecutionID: args.ExecutionID, PublicState: PublicStateCancelled}
-	err := b.operatorWrite(ctx, "cancel_execution", args.ExecutionID, func(w *writeTx, e *exec) error {
+	err := b.operatorWrite(ctx, "cancel_execution", args.ExecutionID, func(ctx context.Context, w *writeTx, e *exec) error {
 		w.now = w.callerNow(args.Now)
 		if e.phase() == PhaseTerminal {
 			if e.terminalOutcome() == OutcomeCancelled {
@@ -130,7 +130,7 @@ func (b *SQLiteBackend) CancelExecution(ctx context.Context, args CancelExecutio
 // is a RevokeLeaseAlreadySatisfied result.
 func (b *SQLiteBackend) RevokeLease(ctx context.Context, args RevokeLeaseArgs) (RevokeLeaseResult, error) {
 	var out RevokeLeaseResult
-	err := b.operatorWrite(ctx, "revoke_lease", args.ExecutionID, func(w *writeTx, e *exec) error {
+	err := b.operatorWrite(ctx, "revoke_lease", args.ExecutionID, func(ctx context.Context, w *writeTx, e *exec) error {
 		a, err := w.currentAttempt(ctx, e)
 		if err != nil {
 			return err
@@ -170,7 +170,7 @@ func (b *SQLiteBackend) RevokeLease(ctx context.Context, args RevokeLeaseArgs) (
 // terminal; claim order reflects it at once. Active is ErrNotRunnable,
 // terminal is ErrTerminal, unknown is NotFound(EntityExecution).
 func (b *SQLiteBackend) ChangePriority(ctx context.Context, args ChangePriorityArgs) (ChangePriorityResult, error) {
-	err := b.operatorWrite(ctx, "change_priority", args.ExecutionID, func(w *writeTx, e *exec) error {
+	err := b.operatorWrite(ctx, "change_priority", args.ExecutionID, func(ctx context.Context, w *writeTx, e *exec) error {
 		w.now = w.callerNow(args.Now)
 		switch e.phase() {
 		case PhaseActive:
@@ -196,7 +196,7 @@ func (b *SQLiteBackend) ChangePriority(ctx context.Context, args ChangePriorityA
 // ErrMaxReplaysExhausted.
 func (b *SQLiteBackend) ReplayExecution(ctx context.Context, args ReplayExecutionArgs) (ReplayExecutionResult, error) {
 	var out ReplayExecutionResult
-	err := b.operatorWrite(ctx, "replay_execution", args.ExecutionID, func(w *writeTx, e *exec) error {
+	err := b.operatorWrite(ctx, "replay_execution", args.ExecutionID, func(ctx context.Context, w *writeTx, e *exec) error {
 		w.now = w.callerNow(args.Now)
 		if e.phase() != PhaseTerminal {
 			return errState(SubKindExecutionNotTerminal, "replay_execution: execution is "+e.PublicState)

@@ -40,7 +40,7 @@ func (b *SQLiteBackend) CreateQuotaPolicy(ctx context.Context, args CreateQuotaP
 		return CreateQuotaPolicyResult{}, errInvalidInput("create_quota_policy: limit exceeds 2^63-1")
 	}
 	out := CreateQuotaPolicyResult{QuotaPolicyID: id}
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		n, err := w.q.QuotaInsertPolicy(ctx, dbgen.QuotaInsertPolicyParams{
 			QuotaPolicyID: string(id), WindowSeconds: window,
 			MaxRequestsPerWindow: int64(args.MaxRequestsPerWindow), ActiveConcurrencyCap: int64(args.MaxConcurrent),
@@ -101,7 +101,7 @@ func (b *SQLiteBackend) CheckAdmission(ctx context.Context, quotaPolicyID QuotaP
 	}
 	windowMS := secs * 1000
 	var out CheckAdmissionResult
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		now := w.callerNow(args.Now)
 		q, exec := string(id), string(args.ExecutionID)
 		until, err := w.q.QuotaAdmittedUntil(ctx, dbgen.QuotaAdmittedUntilParams{QuotaPolicyID: q, ExecutionID: exec})
@@ -324,7 +324,7 @@ func (w *writeTx) blockOnGate(ctx context.Context, e *exec, elig EligibilityStat
 // than the retention age.
 func reconcileQuotas(ctx context.Context, db *database) (scanners.TickResult, error) {
 	var res scanners.TickResult
-	err := db.write(ctx, func(w *writeTx) error {
+	err := db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		res.Processed = 0
 		rows, err := w.q.QuotaExpiredAdmissions(ctx, dbgen.QuotaExpiredAdmissionsParams{NowMs: w.now, Lim: scannerBatch})
 		if err != nil {
@@ -353,7 +353,7 @@ func reconcileQuotas(ctx context.Context, db *database) (scanners.TickResult, er
 		if err != nil {
 			return res, err
 		}
-		r, err := tickRows(ctx, db, "quota reconciler", page, func(w *writeTx, p dbgen.QuotaListPoliciesRow) (int, error) {
+		r, err := tickRows(ctx, db, "quota reconciler", page, func(ctx context.Context, w *writeTx, p dbgen.QuotaListPoliciesRow) (int, error) {
 			changed := 0
 			n, err := w.q.QuotaTrimWindow(ctx, dbgen.QuotaTrimWindowParams{QuotaPolicyID: p.QuotaPolicyID, CutoffMs: w.now - p.WindowSeconds*1000})
 			if err != nil {
@@ -392,7 +392,7 @@ func reconcileQuotas(ctx context.Context, db *database) (scanners.TickResult, er
 		return res, err
 	}
 	cutoff := durationToMS(db.scannerSettings().retention)
-	r, err := tickRows(ctx, db, "quota reconciler", orphans, func(w *writeTx, q string) (int, error) {
+	r, err := tickRows(ctx, db, "quota reconciler", orphans, func(ctx context.Context, w *writeTx, q string) (int, error) {
 		n, err := w.q.QuotaTrimWindow(ctx, dbgen.QuotaTrimWindowParams{QuotaPolicyID: q, CutoffMs: w.now - cutoff})
 		return int(n), err
 	})

@@ -39,7 +39,7 @@ var reconcilers = map[scanners.Job]func(ctx context.Context, db *database) (scan
 // own lane lazily too, so this only keeps public states current.
 func promoteDelayed(ctx context.Context, db *database) (scanners.TickResult, error) {
 	var res scanners.TickResult
-	err := db.write(ctx, func(w *writeTx) error {
+	err := db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		ps := string(derivePublicState(PhaseRunnable, EligibilityEligibleNow, OutcomeNone, ""))
 		lanes, err := w.q.PromoteDue(ctx, dbgen.PromoteDueParams{PublicState: ps, NowMs: w.now, Batch: scannerBatch})
 		if err != nil {
@@ -66,7 +66,7 @@ func expireLeases(ctx context.Context, db *database) (scanners.TickResult, error
 	if err != nil {
 		return scanners.TickResult{}, err
 	}
-	return reconcileRows(ctx, db, "lease expiry", due, func(w *writeTx, row dbgen.ExpiredLeasesRow) (bool, error) {
+	return reconcileRows(ctx, db, "lease expiry", due, func(ctx context.Context, w *writeTx, row dbgen.ExpiredLeasesRow) (bool, error) {
 		e, err := w.loadExec(ctx, row.ExecutionID)
 		if err != nil {
 			return false, err
@@ -86,13 +86,13 @@ func expireLeases(ctx context.Context, db *database) (scanners.TickResult, error
 // tickRows runs one write transaction per item and tallies the tick: an
 // item whose transaction fails is logged and counted, and the tick goes
 // on; fn reports how many rows it changed.
-func tickRows[T any](ctx context.Context, db *database, job string, items []T, fn func(w *writeTx, it T) (int, error)) (scanners.TickResult, error) {
+func tickRows[T any](ctx context.Context, db *database, job string, items []T, fn func(ctx context.Context, w *writeTx, it T) (int, error)) (scanners.TickResult, error) {
 	var res scanners.TickResult
 	for _, it := range items {
 		n := 0
-		err := db.write(ctx, func(w *writeTx) error {
+		err := db.write(ctx, func(ctx context.Context, w *writeTx) error {
 			var err error
-			n, err = fn(w, it)
+			n, err = fn(ctx, w, it)
 			return err
 		})
 		switch {
@@ -110,9 +110,9 @@ func tickRows[T any](ctx context.Context, db *database, job string, items []T, f
 
 // reconcileRows is tickRows for row functions that report whether they
 // changed their row.
-func reconcileRows[T any](ctx context.Context, db *database, job string, items []T, fn func(w *writeTx, it T) (bool, error)) (scanners.TickResult, error) {
-	return tickRows(ctx, db, job, items, func(w *writeTx, it T) (int, error) {
-		changed, err := fn(w, it)
+func reconcileRows[T any](ctx context.Context, db *database, job string, items []T, fn func(ctx context.Context, w *writeTx, it T) (bool, error)) (scanners.TickResult, error) {
+	return tickRows(ctx, db, job, items, func(ctx context.Context, w *writeTx, it T) (int, error) {
+		changed, err := fn(ctx, w, it)
 		if changed {
 			return 1, err
 		}

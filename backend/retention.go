@@ -55,7 +55,7 @@ func trimRetention(ctx context.Context, db *database) (scanners.TickResult, erro
 			break
 		}
 		deleted := 0
-		err = db.write(ctx, func(w *writeTx) error {
+		err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 			deleted = 0
 			for _, r := range rows {
 				ok, err := w.trimExecution(ctx, r.ExecutionID, cutoff)
@@ -182,7 +182,7 @@ func (w *writeTx) trimFlowIfEmpty(ctx context.Context, flowID string) error {
 // of claim grants that expired before it, in one transaction.
 func trimOutbox(ctx context.Context, db *database, cutoff int64) (scanners.TickResult, error) {
 	var res scanners.TickResult
-	err := db.write(ctx, func(w *writeTx) error {
+	err := db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		res.Processed = 0
 		for _, trim := range []func() (int64, error){
 			func() (int64, error) {

@@ -51,7 +51,7 @@ func (b *SQLiteBackend) DeliverSignal(ctx context.Context, args DeliverSignalArg
 	dedup := args.IdempotencyKey != "" && dedupTTL > 0
 
 	var out DeliverSignalResult
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		at := w.callerNow(args.Now)
 		wp, err := w.loadWaitpoint(ctx, wpID)
 		if err != nil {

@@ -46,7 +46,7 @@ func (b *SQLiteBackend) AppendFrame(ctx context.Context, h Handle, frame Frame) 
 		patch, patchErr = parseSummaryPatch(frame.Bytes)
 	}
 	var out AppendFrameOutcome
-	err = b.handleOp(ctx, "append_frame", h, func(w *writeTx, l *leased) error {
+	err = b.handleOp(ctx, "append_frame", h, func(ctx context.Context, w *writeTx, l *leased) error {
 		if err := checkAppendable(w.now, l, len(frame.Bytes)); err != nil {
 			return err
 		}

@@ -122,7 +122,7 @@ func (b *SQLiteBackend) Suspend(ctx context.Context, h Handle, args SuspendArgs)
 		return SuspendOutcome{}, err
 	}
 	var out SuspendOutcome
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		replayed, err := w.replaySuspend(ctx, hp.ExecutionID, args.IdempotencyKey, &out)
 		if replayed || err != nil {
 			return err
@@ -158,7 +158,7 @@ func (b *SQLiteBackend) SuspendByTriple(ctx context.Context, executionID Executi
 		return SuspendOutcome{}, err
 	}
 	var out SuspendOutcome
-	err = db.write(ctx, func(w *writeTx) error {
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		e, err := w.loadExec(ctx, string(executionID))
 		if err != nil {
 			return err
@@ -646,7 +646,7 @@ func (b *SQLiteBackend) ClaimResumedExecution(ctx context.Context, args ClaimRes
 		return ClaimResumedExecutionResult{}, err
 	}
 	var out ClaimResumedExecutionResult
-	err = b.operatorWrite(ctx, "claim_resumed_execution", args.ExecutionID, func(w *writeTx, e *exec) error {
+	err = b.operatorWrite(ctx, "claim_resumed_execution", args.ExecutionID, func(ctx context.Context, w *writeTx, e *exec) error {
 		if PublicState(e.PublicState) != PublicStateResumable {
 			return errContention(SubKindNotAResumedExecution, "claim_resumed_execution: execution is "+e.PublicState+", not resumable")
 		}

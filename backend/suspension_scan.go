@@ -40,7 +40,7 @@ func expireSuspensions(ctx context.Context, db *database) (scanners.TickResult, 
 	if err != nil {
 		return scanners.TickResult{}, err
 	}
-	return reconcileRows(ctx, db, "suspension timeout", due, func(w *writeTx, id string) (bool, error) {
+	return reconcileRows(ctx, db, "suspension timeout", due, func(ctx context.Context, w *writeTx, id string) (bool, error) {
 		return w.timeOutSuspension(ctx, id)
 	})
 }
@@ -131,7 +131,7 @@ func (w *writeTx) timeOutSuspension(ctx context.Context, executionID string) (bo
 // update re-checks state and expiry itself).
 func expirePendingWaitpoints(ctx context.Context, db *database) (scanners.TickResult, error) {
 	var res scanners.TickResult
-	err := db.write(ctx, func(w *writeTx) error {
+	err := db.write(ctx, func(ctx context.Context, w *writeTx) error {
 		ids, err := w.q.ExpireDuePendingWaitpoints(ctx, dbgen.ExpireDuePendingWaitpointsParams{
 			NowMs: nullInt(w.now), Lim: scannerBatch,
 		})

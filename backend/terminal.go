@@ -11,7 +11,7 @@ import (
 // (nil = no result, empty = empty result). Repeating it with the same
 // handle after success returns nil without writing.
 func (b *SQLiteBackend) Complete(ctx context.Context, h Handle, payload []byte) error {
-	return b.handleOp(ctx, "complete", h, func(w *writeTx, l *leased) error {
+	return b.handleOp(ctx, "complete", h, func(ctx context.Context, w *writeTx, l *leased) error {
 		if l.settled() {
 			if l.att.Outcome.String == "success" {
 				return nil
@@ -94,7 +94,7 @@ func backoffDelay(b Backoff, r int64) time.Duration {
 // same handle returns the first outcome.
 func (b *SQLiteBackend) Fail(ctx context.Context, h Handle, reason FailureReason, class FailureClass) (FailOutcome, error) {
 	var out FailOutcome
-	err := b.handleOp(ctx, "fail", h, func(w *writeTx, l *leased) error {
+	err := b.handleOp(ctx, "fail", h, func(ctx context.Context, w *writeTx, l *leased) error {
 		if l.settled() {
 			switch l.att.Outcome.String {
 			case "failed":
@@ -178,7 +178,7 @@ func (w *writeTx) parkUntil(e *exec, att AttemptState, due int64, br BlockingRea
 // cancelled with reason. An expired (but not superseded) lease may still
 // cancel. Repeating it returns nil.
 func (b *SQLiteBackend) Cancel(ctx context.Context, h Handle, reason string) error {
-	return b.handleOp(ctx, "cancel", h, func(w *writeTx, l *leased) error {
+	return b.handleOp(ctx, "cancel", h, func(ctx context.Context, w *writeTx, l *leased) error {
 		e := l.exec
 		if e.phase() == PhaseTerminal {
 			if e.terminalOutcome() == OutcomeCancelled {
@@ -216,7 +216,7 @@ func (b *SQLiteBackend) Delay(ctx context.Context, h Handle, delayUntil time.Tim
 	if delayUntil.IsZero() {
 		return errInvalidInput("delay: delay_until is required")
 	}
-	return b.handleOp(ctx, "delay", h, func(w *writeTx, l *leased) error {
+	return b.handleOp(ctx, "delay", h, func(ctx context.Context, w *writeTx, l *leased) error {
 		if l.settled() {
 			return l.notActive()
 		}
@@ -233,7 +233,7 @@ func (b *SQLiteBackend) Delay(ctx context.Context, h Handle, delayUntil time.Tim
 // children: blocked on its inbound dependency group until it resolves, or
 // claimable at once when there is nothing to wait for.
 func (b *SQLiteBackend) WaitChildren(ctx context.Context, h Handle) error {
-	return b.handleOp(ctx, "wait_children", h, func(w *writeTx, l *leased) error {
+	return b.handleOp(ctx, "wait_children", h, func(ctx context.Context, w *writeTx, l *leased) error {
 		if l.settled() {
 			return l.notActive()
 		}

@@ -33,7 +33,7 @@ func timeOutAttempts(ctx context.Context, db *database) (scanners.TickResult, er
 	if err != nil {
 		return scanners.TickResult{}, err
 	}
-	return tickRows(ctx, db, "attempt timeout", due, func(w *writeTx, id string) (int, error) {
+	return tickRows(ctx, db, "attempt timeout", due, func(ctx context.Context, w *writeTx, id string) (int, error) {
 		return w.timeOutAttempt(ctx, id)
 	})
 }
@@ -122,7 +122,7 @@ func expireDeadlines(ctx context.Context, db *database) (scanners.TickResult, er
 	if err != nil {
 		return scanners.TickResult{}, err
 	}
-	return tickRows(ctx, db, "execution deadline", due, func(w *writeTx, id string) (int, error) {
+	return tickRows(ctx, db, "execution deadline", due, func(ctx context.Context, w *writeTx, id string) (int, error) {
 		return w.expireDeadline(ctx, id)
 	})
 }

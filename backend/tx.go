@@ -18,6 +18,11 @@ type writeTx struct {
 	q     *dbgen.Queries
 	now   int64 // Unix ms from the database's Clock, fixed for the attempt
 	wakes topicSet
+	// lanes, when set, are the lanes known to be in ff_lane_registry (a
+	// body can skip registering them); registered are the lanes this
+	// body registered, made known once it commits.
+	lanes      *knownLanes
+	registered []LaneID
 }
 
 // callerNow is the caller's Now argument in ms when set, else the
@@ -43,6 +48,14 @@ const maxGroupOps = 32
 // error rolls fn's writes back and is returned as is. Wake-ups are
 // published only after COMMIT.
 //
+// ctx only decides whether fn starts: fn gets a ctx without its
+// cancellation and must use it for every statement. Once started, a body
+// runs to completion, because SQLite answers an interrupted write inside
+// a transaction by rolling the whole transaction back — every body of a
+// group — and because a caller told "cancelled" must not find its writes
+// committed. (It also spares the driver the watcher goroutine it starts
+// per statement for a cancellable ctx.)
+//
 // Group commit: while one transaction runs, other callers queue; the next
 // transaction runs every queued body (up to maxGroupOps), each inside its
 // own SAVEPOINT, and commits them together. A body that fails is rolled
@@ -50,7 +63,7 @@ const maxGroupOps = 32
 // still all-or-nothing; what the group shares is the BEGIN, the COMMIT and
 // the WAL pages they write. With no one waiting a body runs alone, exactly
 // as a plain transaction.
-func (db *database) write(ctx context.Context, fn func(w *writeTx) error) error {
+func (db *database) write(ctx context.Context, fn func(ctx context.Context, w *writeTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -74,7 +87,7 @@ func (db *database) write(ctx context.Context, fn func(w *writeTx) error) error 
 // writeReq is one caller's body waiting for, or running in, a group.
 type writeReq struct {
 	ctx      context.Context
-	fn       func(w *writeTx) error
+	fn       func(ctx context.Context, w *writeTx) error
 	attempts int
 	err      error
 	panicked any // a panic in fn, re-raised in the caller's goroutine
@@ -197,11 +210,8 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 		}
 		return retry, busy
 	}
-	// Once a body starts it runs to completion: its ctx is checked before
-	// (above), never during. In a group an interrupt would roll back every
-	// body's writes; alone it would leave the caller unsure whether the
-	// commit happened. It also spares the driver a watcher goroutine per
-	// statement, which it starts for every cancellable ctx.
+	// Bodies' ctx was checked above; from here on nothing is interrupted
+	// (see write).
 	single := len(live) == 1
 	txCtx := context.Background()
 	tx, err := db.writer.BeginTx(txCtx, nil)
@@ -213,23 +223,23 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 	// Commit.
 	defer tx.Rollback() //nolint:errcheck // ErrTxDone after a commit
 	q := db.wq.WithTx(tx)
-	var wakes topicSet
+	var done []*writeTx // the bodies whose writes this commit keeps
 	for _, r := range live {
 		if single {
-			w, err := runBody(r, context.WithoutCancel(r.ctx), q, db.clock)
+			w, err := db.runBody(r, q)
 			if r.panicked != nil {
 				return nil, 0
 			}
 			if err != nil {
 				return failAll(err)
 			}
-			wakes |= w
+			done = append(done, w)
 			continue
 		}
 		if _, err := tx.ExecContext(txCtx, "SAVEPOINT ff_op"); err != nil {
 			return failAll(errTransportCtx(txCtx, err))
 		}
-		w, err := runBody(r, context.WithoutCancel(r.ctx), q, db.clock)
+		w, err := db.runBody(r, q)
 		if r.panicked != nil || err != nil {
 			if _, rerr := tx.ExecContext(txCtx, "ROLLBACK TO ff_op"); rerr != nil {
 				return failAll(errTransportCtx(txCtx, rerr))
@@ -244,7 +254,7 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 				}
 			}
 		} else {
-			wakes |= w
+			done = append(done, w)
 		}
 		if _, err := tx.ExecContext(txCtx, "RELEASE ff_op"); err != nil {
 			return failAll(errTransportCtx(txCtx, err))
@@ -253,31 +263,67 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 	if err := tx.Commit(); err != nil {
 		return failAll(errTransportCtx(txCtx, err))
 	}
+	var wakes topicSet
+	for _, w := range done {
+		wakes |= w.wakes
+		db.lanes.add(w.registered...)
+	}
 	db.notify.publish(wakes)
 	return retry, busy
 }
 
-// runBody runs r's body on q. A body that succeeds, or keeps its writes
-// and fails (keepAndFail), returns its wake-ups with r.err set to its
-// outcome; a body to roll back returns its error with r.err unset; a
-// panic is recovered into r.panicked.
-func runBody(r *writeReq, ctx context.Context, q *dbgen.Queries, clock Clock) (wakes topicSet, err error) {
+// runBody runs r's body on q, uninterrupted (see runGroup). A body that
+// succeeds, or keeps its writes and fails (keepAndFail), returns its
+// writeTx (wake-ups, registered lanes) with r.err set to its outcome; a
+// body to roll back returns its error with r.err unset; a panic is
+// recovered into r.panicked.
+func (db *database) runBody(r *writeReq, q *dbgen.Queries) (done *writeTx, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.panicked = p
 		}
 	}()
-	w := &writeTx{q: q, now: nowMS(clock)}
+	w := &writeTx{q: q, now: nowMS(db.clock), lanes: &db.lanes}
 	r.err = nil
 	var kept *commitThenFail
-	if err := r.fn(w); err != nil {
+	if err := r.fn(context.WithoutCancel(r.ctx), w); err != nil {
 		if errors.As(err, &kept) {
 			r.err = kept.err
-			return w.wakes, nil
+			return w, nil
 		}
-		return 0, errTransportCtx(ctx, err)
+		return nil, errTransportCtx(context.WithoutCancel(r.ctx), err)
 	}
-	return w.wakes, nil
+	return w, nil
+}
+
+// knownLanes are lanes known to be in ff_lane_registry. Nothing deletes a
+// registered lane, so once a registration commits the lane stays known
+// for the life of the database handle, and creating on it skips a
+// statement.
+type knownLanes struct {
+	mu sync.RWMutex
+	m  map[LaneID]struct{}
+}
+
+func (k *knownLanes) has(lane LaneID) bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	_, ok := k.m[lane]
+	return ok
+}
+
+func (k *knownLanes) add(lanes ...LaneID) {
+	if len(lanes) == 0 {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m == nil {
+		k.m = make(map[LaneID]struct{})
+	}
+	for _, l := range lanes {
+		k.m[l] = struct{}{}
+	}
 }
 
 // read runs fn against one read transaction so that every query sees the

@@ -35,7 +35,7 @@ func holdWriter(t *testing.T, db *database) (release func(), done <-chan error) 
 	started, hold := make(chan struct{}), make(chan struct{})
 	errc := make(chan error, 1)
 	go func() {
-		errc <- db.write(context.Background(), func(w *writeTx) error {
+		errc <- db.write(context.Background(), func(ctx context.Context, w *writeTx) error {
 			close(started)
 			<-hold
 			return nil
@@ -84,14 +84,14 @@ func TestWriteGroupIsolatesBodies(t *testing.T) {
 	}
 	bodies := []struct {
 		lane string
-		run  func(w *writeTx) error
+		run  func(ctx context.Context, w *writeTx) error
 		want outcome
 	}{
-		{"ok-1", func(w *writeTx) error { return nil }, outcome{}},
-		{"fails", func(w *writeTx) error { return errFail }, outcome{err: errFail}},
-		{"kept", func(w *writeTx) error { return keepAndFail(errKept) }, outcome{err: errKept}},
-		{"panics", func(w *writeTx) error { panic("boom") }, outcome{panicked: "boom"}},
-		{"ok-2", func(w *writeTx) error { return nil }, outcome{}},
+		{"ok-1", func(ctx context.Context, w *writeTx) error { return nil }, outcome{}},
+		{"fails", func(ctx context.Context, w *writeTx) error { return errFail }, outcome{err: errFail}},
+		{"kept", func(ctx context.Context, w *writeTx) error { return keepAndFail(errKept) }, outcome{err: errKept}},
+		{"panics", func(ctx context.Context, w *writeTx) error { panic("boom") }, outcome{panicked: "boom"}},
+		{"ok-2", func(ctx context.Context, w *writeTx) error { return nil }, outcome{}},
 	}
 	got := make([]outcome, len(bodies))
 	var wg sync.WaitGroup
@@ -100,11 +100,11 @@ func TestWriteGroupIsolatesBodies(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { got[i].panicked = recover() }()
-			got[i].err = db.write(ctx, func(w *writeTx) error {
+			got[i].err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
 				if err := registerLane(ctx, w, body.lane); err != nil {
 					return err
 				}
-				return body.run(w)
+				return body.run(ctx, w)
 			})
 		}()
 		waitQueued(t, db, i+1) // keep the queue order fixed
@@ -139,7 +139,7 @@ func TestWriteCancelledWhileQueued(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
 	go func() {
-		errc <- db.write(ctx, func(w *writeTx) error { return registerLane(ctx, w, "never") })
+		errc <- db.write(ctx, func(ctx context.Context, w *writeTx) error { return registerLane(ctx, w, "never") })
 	}()
 	waitQueued(t, db, 1)
 	cancel()
@@ -160,6 +160,53 @@ func TestWriteCancelledWhileQueued(t *testing.T) {
 	}
 }
 
+// A body runs to completion once started, even if its caller's ctx ends
+// meanwhile, alone or in a group: a statement interrupted inside a
+// transaction would roll back every body in it, and the caller could not
+// tell whether its writes committed.
+func TestWriteCancelledWhileRunning(t *testing.T) {
+	t.Parallel()
+	b, db := openTxTestDB(t)
+
+	cancelled := func(lane string) (ctx context.Context, body func(context.Context, *writeTx) error) {
+		ctx, cancel := context.WithCancel(t.Context())
+		return ctx, func(ctx context.Context, w *writeTx) error {
+			cancel()
+			return registerLane(ctx, w, lane)
+		}
+	}
+	ctx, body := cancelled("alone")
+	if err := db.write(ctx, body); err != nil {
+		t.Fatalf("alone: err = %v, want the body's writes committed", err)
+	}
+
+	release, held := holdWriter(t, db)
+	errs := make(chan error, 2)
+	ctx, body = cancelled("grouped")
+	go func() { errs <- db.write(ctx, body) }()
+	waitQueued(t, db, 1)
+	go func() {
+		errs <- db.write(t.Context(), func(ctx context.Context, w *writeTx) error { return registerLane(ctx, w, "after") })
+	}()
+	waitQueued(t, db, 2)
+	release()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("grouped body: %v", err)
+		}
+	}
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	lanes, err := b.ListLanes(t.Context(), "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]LaneID{"after", "alone", "grouped"}, lanes.Items); diff != "" {
+		t.Errorf("committed lanes (-want +got)\n%s", diff)
+	}
+}
+
 // Many concurrent writers: every body runs exactly once and the lead
 // always passes on (no caller is left waiting).
 func TestWriteManyConcurrentCallers(t *testing.T) {
@@ -174,7 +221,7 @@ func TestWriteManyConcurrentCallers(t *testing.T) {
 			defer wg.Done()
 			for i := range each {
 				lane := fmt.Sprintf("l-%02d-%02d", c, i)
-				if err := db.write(ctx, func(w *writeTx) error { return registerLane(ctx, w, lane) }); err != nil {
+				if err := db.write(ctx, func(ctx context.Context, w *writeTx) error { return registerLane(ctx, w, lane) }); err != nil {
 					t.Error(err)
 					return
 				}
@@ -197,5 +244,48 @@ func TestWriteManyConcurrentCallers(t *testing.T) {
 	}
 	if len(all) != callers*each || len(slices.Compact(slices.Clone(all))) != callers*each {
 		t.Errorf("%d lanes committed (%d distinct), want %d", len(all), len(slices.Compact(slices.Clone(all))), callers*each)
+	}
+}
+
+// A lane becomes known (creates on it skip registering) only when the
+// write that registered it commits; a rolled-back registration leaves it
+// unknown, so the next create registers it for real.
+func TestKnownLanesFollowCommits(t *testing.T) {
+	t.Parallel()
+	b, db := openTxTestDB(t)
+	ctx := t.Context()
+	args := CreateExecutionArgs{ExecutionID: NewExecutionID(), LaneID: "rolled-back", Namespace: "ns", ExecutionKind: "k", InputPayload: []byte("x")}
+	plans, err := planCreates([]CreateExecutionArgs{args}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errAfter := errInvalidInput("fail after the insert")
+	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
+		if _, err := w.insertExecutions(ctx, plans); err != nil {
+			return err
+		}
+		if len(w.registered) != 1 {
+			t.Errorf("registered = %v, want the new lane", w.registered)
+		}
+		return errAfter
+	})
+	if !errors.Is(err, errAfter) {
+		t.Fatalf("err = %v", err)
+	}
+	if db.lanes.has("rolled-back") {
+		t.Fatal("a rolled-back registration made the lane known")
+	}
+	if _, err := b.CreateExecution(ctx, args); err != nil {
+		t.Fatal(err)
+	}
+	if !db.lanes.has("rolled-back") {
+		t.Fatal("a committed registration left the lane unknown")
+	}
+	lanes, err := b.ListLanes(ctx, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]LaneID{"rolled-back"}, lanes.Items); diff != "" {
+		t.Errorf("lanes (-want +got)\n%s", diff)
 	}
 }

@@ -40,14 +40,14 @@ func unblockExecutions(ctx context.Context, db *database) (scanners.TickResult, 
 	if err != nil {
 		return res, err
 	}
-	r, err := tickRows(ctx, db, "unblock", ungatedBudget, func(w *writeTx, id string) (int, error) {
+	r, err := tickRows(ctx, db, "unblock", ungatedBudget, func(ctx context.Context, w *writeTx, id string) (int, error) {
 		return w.unblockUngated(ctx, id, EligibilityBlockedByBudget)
 	})
 	addTick(&res, r)
 	if err != nil {
 		return res, err
 	}
-	r, err = tickRows(ctx, db, "unblock", ungatedQuota, func(w *writeTx, id string) (int, error) {
+	r, err = tickRows(ctx, db, "unblock", ungatedQuota, func(ctx context.Context, w *writeTx, id string) (int, error) {
 		return w.unblockUngated(ctx, id, EligibilityBlockedByQuota)
 	})
 	addTick(&res, r)
@@ -76,14 +76,14 @@ func unblockExecutions(ctx context.Context, db *database) (scanners.TickResult, 
 		}
 		return out
 	}
-	r, err = tickRows(ctx, db, "unblock", gated(budgetGates), func(w *writeTx, gate string) (int, error) {
+	r, err = tickRows(ctx, db, "unblock", gated(budgetGates), func(ctx context.Context, w *writeTx, gate string) (int, error) {
 		return w.unblockBudgetGate(ctx, gate, ns, tagSet, tag)
 	})
 	addTick(&res, r)
 	if err != nil {
 		return res, err
 	}
-	r, err = tickRows(ctx, db, "unblock", gated(quotaGates), func(w *writeTx, gate string) (int, error) {
+	r, err = tickRows(ctx, db, "unblock", gated(quotaGates), func(ctx context.Context, w *writeTx, gate string) (int, error) {
 		return w.unblockQuotaGate(ctx, gate, ns, tagSet, tag)
 	})
 	addTick(&res, r)

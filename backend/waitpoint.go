@@ -86,7 +86,7 @@ func (b *SQLiteBackend) CreateWaitpoint(ctx context.Context, h Handle, key Waitp
 		return PendingWaitpoint{}, errInvalidInput("create_waitpoint: negative expires_in")
 	}
 	var out PendingWaitpoint
-	err := b.handleOp(ctx, "create_waitpoint", h, func(w *writeTx, l *leased) error {
+	err := b.handleOp(ctx, "create_waitpoint", h, func(ctx context.Context, w *writeTx, l *leased) error {
 		if l.settled() {
 			return l.notActive()
 		}
