@@ -51,6 +51,7 @@ type database struct {
 	sentDB   *sql.DB
 
 	writes writeQueue     // callers waiting for the writer (group commit)
+	ops    savepointStmts // a group's per-body savepoint statements, prepared once
 	lanes  knownLanes     // lanes registered by committed writes
 	wq     *dbgen.Queries // statements prepared once on the writer
 	rq     *dbgen.Queries // statements prepared once on the reader
@@ -296,6 +297,9 @@ func openDatabase(ctx context.Context, path, target, key string, memory bool, op
 	if db.wq, err = dbgen.Prepare(ctx, db.writer); err != nil {
 		return nil, constructionError(SubKindBackendProtocol, fmt.Sprintf("sqlite prepare for %q: %v", path, err))
 	}
+	if err = db.ops.prepare(ctx, db.writer); err != nil {
+		return nil, constructionError(SubKindBackendProtocol, fmt.Sprintf("sqlite prepare for %q: %v", path, err))
+	}
 	if memory {
 		db.rq = db.wq
 	} else if db.rq, err = dbgen.Prepare(ctx, db.reader); err != nil {
@@ -413,6 +417,7 @@ func (db *database) close() error {
 	if db.wq != nil {
 		errs = append(errs, db.wq.Close())
 	}
+	errs = append(errs, db.ops.close())
 	if db.reader != nil && db.reader != db.writer {
 		errs = append(errs, db.reader.Close())
 	}

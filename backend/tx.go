@@ -2,7 +2,9 @@ package backend
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -236,12 +238,12 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 			done = append(done, w)
 			continue
 		}
-		if _, err := tx.ExecContext(txCtx, "SAVEPOINT ff_op"); err != nil {
+		if _, err := tx.StmtContext(txCtx, db.ops.savepoint).ExecContext(txCtx); err != nil {
 			return failAll(errTransportCtx(txCtx, err))
 		}
 		w, err := db.runBody(r, q)
 		if r.panicked != nil || err != nil {
-			if _, rerr := tx.ExecContext(txCtx, "ROLLBACK TO ff_op"); rerr != nil {
+			if _, rerr := tx.StmtContext(txCtx, db.ops.rollbackTo).ExecContext(txCtx); rerr != nil {
 				return failAll(errTransportCtx(txCtx, rerr))
 			}
 			if r.panicked == nil {
@@ -256,7 +258,7 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 		} else {
 			done = append(done, w)
 		}
-		if _, err := tx.ExecContext(txCtx, "RELEASE ff_op"); err != nil {
+		if _, err := tx.StmtContext(txCtx, db.ops.release).ExecContext(txCtx); err != nil {
 			return failAll(errTransportCtx(txCtx, err))
 		}
 	}
@@ -294,6 +296,40 @@ func (db *database) runBody(r *writeReq, q *dbgen.Queries) (done *writeTx, err e
 		return nil, errTransportCtx(context.WithoutCancel(r.ctx), err)
 	}
 	return w, nil
+}
+
+// savepointStmts are the statements that wrap each body of a group,
+// prepared once on the writer like the generated queries (a statement
+// prepared per use costs more than the savepoint itself).
+type savepointStmts struct {
+	savepoint, rollbackTo, release *sql.Stmt
+}
+
+func (s *savepointStmts) prepare(ctx context.Context, writer *sql.DB) error {
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&s.savepoint, "SAVEPOINT ff_op"},
+		{&s.rollbackTo, "ROLLBACK TO ff_op"},
+		{&s.release, "RELEASE ff_op"},
+	} {
+		var err error
+		if *p.stmt, err = writer.PrepareContext(ctx, p.sql); err != nil {
+			return fmt.Errorf("%s: %w", p.sql, err)
+		}
+	}
+	return nil
+}
+
+func (s *savepointStmts) close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.savepoint, s.rollbackTo, s.release} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // knownLanes are lanes known to be in ff_lane_registry. Nothing deletes a
