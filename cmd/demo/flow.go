@@ -126,76 +126,37 @@ func runFlowSection(ctx context.Context, b *backend.SQLiteBackend, sum *summary)
 	return f.report(context.WithoutCancel(ctx), start, sum)
 }
 
-// build creates the members, the flow, J's group policy and the edges.
+// build creates the flow, its members, J's group policy and the edges in
+// one BuildFlow call (one transaction).
 func (f *flowRun) build(ctx context.Context) error {
-	b := f.b
 	// Members are created on a lane nobody serves yet, so none can be
 	// claimed before its inbound edges are applied.
+	args := backend.BuildFlowArgs{FlowID: f.flowID, FlowKind: "demo_fanout", Namespace: "demo"}
 	for _, m := range flowMembers {
-		id := backend.NewExecutionID()
+		f.ids[m] = backend.NewExecutionID()
 		in, _ := json.Marshal(map[string]string{"member": m})
-		if _, err := b.CreateExecution(ctx, backend.CreateExecutionArgs{
-			ExecutionID: id, Namespace: "demo", LaneID: laneFlow, ExecutionKind: "flow_step_" + m,
+		args.Members = append(args.Members, backend.CreateExecutionArgs{
+			ExecutionID: f.ids[m], Namespace: "demo", LaneID: laneFlow, ExecutionKind: "flow_step_" + m,
 			InputPayload: in, PayloadEncoding: "json", CreatorIdentity: "demo-flow",
 			Tags: map[string]string{tagFlowMember: m},
-		}); err != nil {
-			return fmt.Errorf("create %s: %w", m, err)
-		}
-		f.ids[m] = id
+		})
 	}
-	if _, err := b.CreateFlow(ctx, backend.CreateFlowArgs{FlowID: f.flowID, FlowKind: "demo_fanout", Namespace: "demo"}); err != nil {
-		return fmt.Errorf("create flow: %w", err)
-	}
-	for _, m := range flowMembers {
-		if _, err := b.AddExecutionToFlow(ctx, backend.AddExecutionToFlowArgs{ExecutionID: f.ids[m], FlowID: f.flowID}); err != nil {
-			return fmt.Errorf("add %s: %w", m, err)
-		}
-	}
-	// J's policy must be fixed before its first inbound edge is staged.
-	if r, err := b.SetEdgeGroupPolicy(ctx, f.flowID, f.ids["J"], backend.QuorumPolicy(2, backend.OnSatisfiedCancelRemaining)); err != nil || r != backend.EdgeGroupPolicySet {
-		return fmt.Errorf("set J's group policy: %v (result %q)", err, r)
-	}
-	snap, err := b.DescribeFlow(ctx, f.flowID)
-	if err != nil || snap == nil {
-		return fmt.Errorf("describe flow: %v (nil=%v)", err, snap == nil)
-	}
-	rev := snap.GraphRevision
-
-	type edge struct {
-		from, to, ref string
-		id            backend.EdgeID
-	}
-	var edges []edge
+	args.Policies = []backend.BuildFlowPolicy{{Downstream: f.ids["J"], Policy: backend.QuorumPolicy(2, backend.OnSatisfiedCancelRemaining)}}
 	for _, bi := range []string{"B1", "B2", "B3"} {
-		edges = append(edges, edge{from: "A", to: bi, ref: "a.result"})
+		args.Edges = append(args.Edges, backend.BuildFlowEdge{Upstream: f.ids["A"], Downstream: f.ids[bi], DataPassingRef: "a.result"})
 	}
 	for _, bi := range []string{"B1", "B2", "B3"} {
-		edges = append(edges, edge{from: bi, to: "J"})
+		args.Edges = append(args.Edges, backend.BuildFlowEdge{Upstream: f.ids[bi], Downstream: f.ids["J"]})
 	}
-	for i := range edges {
-		e := &edges[i]
-		e.id = backend.NewEdgeID()
-		res, err := b.StageDependencyEdge(ctx, backend.StageDependencyEdgeArgs{
-			FlowID: f.flowID, EdgeID: e.id, ExpectedGraphRevision: rev, DataPassingRef: e.ref,
-			UpstreamExecutionID: f.ids[e.from], DownstreamExecutionID: f.ids[e.to],
-		})
-		if err != nil {
-			return fmt.Errorf("stage %s→%s: %w", e.from, e.to, err)
-		}
-		rev = res.NewGraphRevision
+	res, err := f.b.BuildFlow(ctx, args)
+	if err != nil {
+		return fmt.Errorf("build flow: %w", err)
 	}
-	for _, e := range edges {
-		res, err := b.ApplyDependencyToChild(ctx, backend.ApplyDependencyToChildArgs{
-			FlowID: f.flowID, EdgeID: e.id, DownstreamExecutionID: f.ids[e.to],
-		})
-		if err != nil {
-			return fmt.Errorf("apply %s→%s: %w", e.from, e.to, err)
-		}
-		if res.Kind != backend.ApplyDependencyApplied {
-			return fmt.Errorf("apply %s→%s: %q, want applied", e.from, e.to, res.Kind)
-		}
+	if res.Kind != backend.CreateFlowCreated {
+		return fmt.Errorf("build flow: %q, want created", res.Kind)
 	}
-	fmt.Printf("built:    flow %s, %d members, %d edges staged+applied, graph revision %d\n", f.flowID, len(flowMembers), len(edges), rev)
+	fmt.Printf("built:    flow %s, %d members, %d edges staged+applied in one BuildFlow call, graph revision %d\n",
+		f.flowID, len(res.Members), len(res.EdgeIDs), res.GraphRevision)
 	return nil
 }
 
