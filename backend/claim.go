@@ -150,8 +150,12 @@ func (db *database) claimOnce(ctx context.Context, lane LaneID, capsJSON string,
 			return err
 		}
 		for {
-			eligible, err := w.q.NextEligible(ctx, dbgen.NextEligibleParams{LaneID: string(lane), CapsJson: capsJSON})
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			var eligible *exec
+			row, err := w.q.NextEligible(ctx, dbgen.NextEligibleParams{LaneID: string(lane), CapsJson: capsJSON})
+			switch {
+			case err == nil:
+				eligible = &exec{row.FfExecCore}
+			case !errors.Is(err, sql.ErrNoRows):
 				return err
 			}
 			reclaimable, rerr := w.q.NextReclaimable(ctx, dbgen.NextReclaimableParams{LaneID: string(lane), CapsJson: capsJSON})
@@ -197,28 +201,18 @@ func (db *database) claimOnce(ctx context.Context, lane LaneID, capsJSON string,
 	return handle, more, nil
 }
 
-// betterCandidate loads the two candidates (either id may be empty) and
-// returns the one that ranks first in claim order.
-func (w *writeTx) betterCandidate(ctx context.Context, eligibleID, reclaimableID string) (*exec, bool, error) {
-	var eligible, reclaimable *exec
-	var err error
-	if eligibleID != "" {
-		if eligible, err = w.loadExec(ctx, eligibleID); err != nil {
-			return nil, false, err
-		}
-	}
-	if reclaimableID != "" {
-		if reclaimable, err = w.loadExec(ctx, reclaimableID); err != nil {
-			return nil, false, err
-		}
-	}
-	switch {
-	case reclaimable == nil:
+// betterCandidate returns whichever of the eligible execution and the
+// reclaimable one (loaded here; either may be absent) ranks first in claim
+// order, and whether that is the reclaim.
+func (w *writeTx) betterCandidate(ctx context.Context, eligible *exec, reclaimableID string) (*exec, bool, error) {
+	if reclaimableID == "" {
 		return eligible, false, nil
-	case eligible == nil:
-		return reclaimable, true, nil
 	}
-	if claimsBefore(reclaimable, eligible) {
+	reclaimable, err := w.loadExec(ctx, reclaimableID)
+	if err != nil {
+		return nil, false, err
+	}
+	if eligible == nil || claimsBefore(reclaimable, eligible) {
 		return reclaimable, true, nil
 	}
 	return eligible, false, nil

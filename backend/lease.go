@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+
+	"github.com/flowfabric/ffsqlite/dbgen"
 )
 
 // leased is what a handle operation works on once its fence passed: the
@@ -19,7 +21,7 @@ type leased struct {
 // must be the one stored — same epoch and lease id, not taken over by a
 // reclaim — else ErrStaleLease.
 func (w *writeTx) fence(ctx context.Context, hp HandlePayload) (*leased, error) {
-	a, err := w.loadAttempt(ctx, string(hp.ExecutionID), int64(hp.AttemptIndex))
+	a, e, err := w.loadLeased(ctx, string(hp.ExecutionID), int64(hp.AttemptIndex))
 	if err != nil {
 		return nil, err
 	}
@@ -29,11 +31,26 @@ func (w *writeTx) fence(ctx context.Context, hp HandlePayload) (*leased, error) 
 	if a.Outcome.String == "interrupted_reclaimed" {
 		return nil, errState(SubKindStaleLease, "lease superseded: the attempt was reclaimed by another worker")
 	}
-	e, err := w.loadExec(ctx, string(hp.ExecutionID))
-	if err != nil {
-		return nil, err
+	if e == nil {
+		return nil, errNotFound(EntityExecution)
 	}
 	return &leased{hp: hp, att: a, exec: e}, nil
+}
+
+// loadLeased reads an attempt and its execution in one statement. A
+// missing attempt is NotFound; an attempt whose execution row is missing
+// comes back with a nil execution, for the caller to report after its
+// attempt checks.
+func (w *writeTx) loadLeased(ctx context.Context, id string, index int64) (*attempt, *exec, error) {
+	row, err := w.q.GetLeased(ctx, dbgen.GetLeasedParams{ExecutionID: id, AttemptIndex: index})
+	if err == nil {
+		return &attempt{row.FfAttempt}, &exec{row.FfExecCore}, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, err
+	}
+	a, err := w.loadAttempt(ctx, id, index)
+	return a, nil, err
 }
 
 // settled reports whether the handle's attempt already ended (the op then

@@ -116,6 +116,95 @@ func (q *Queries) GetLatestAttempt(ctx context.Context, executionID string) (FfA
 	return i, err
 }
 
+const getLeased = `-- name: GetLeased :one
+SELECT a.execution_id, a.attempt_index, a.attempt_id, a.attempt_type, a.lease_id, a.lease_epoch, a.lease_ttl_ms, a.lease_expires_at_ms, a.lease_renewed_at_ms, a.worker_id, a.worker_instance_id, a.started_at_ms, a.terminal_at_ms, a.outcome, a.retry_due_at_ms, e.execution_id, e.partition_key, e.flow_id, e.lane_id, e.namespace, e.execution_kind, e.creator_identity, e.payload, e.payload_encoding, e.tags, e.instance_tag, e.policy, e.priority, e.lifecycle_phase, e.ownership_state, e.eligibility_state, e.attempt_state, e.blocking_reason, e.terminal_outcome, e.public_state, e.blocking_detail, e.attempt_index, e.total_attempt_count, e.retry_count, e.replay_count, e.lease_reclaim_count, e.required_cap_count, e.delay_until_ms, e.deadline_at_ms, e.idempotency_key, e.idempotency_expires_at_ms, e.created_at_ms, e.last_mutation_at_ms, e.started_at_ms, e.terminal_at_ms, e.result, e.cancellation_reason, e.cancelled_by, e.last_failure_message, e.failure_category, e.progress_pct, e.progress_message, e.quota_policy_id, e.budget_count, e.attempt_timeout_ms, e.blocked_gate
+FROM ff_attempt a
+JOIN ff_exec_core e ON e.execution_id = a.execution_id
+WHERE a.execution_id = ?1 AND a.attempt_index = ?2
+`
+
+type GetLeasedParams struct {
+	ExecutionID  string
+	AttemptIndex int64
+}
+
+type GetLeasedRow struct {
+	FfAttempt  FfAttempt
+	FfExecCore FfExecCore
+}
+
+// A handle's attempt and its execution in one statement (the lease fence
+// of every handle method). No row when either is missing; the caller then
+// asks again row by row to say which.
+func (q *Queries) GetLeased(ctx context.Context, arg GetLeasedParams) (GetLeasedRow, error) {
+	row := q.queryRow(ctx, q.getLeasedStmt, getLeased, arg.ExecutionID, arg.AttemptIndex)
+	var i GetLeasedRow
+	err := row.Scan(
+		&i.FfAttempt.ExecutionID,
+		&i.FfAttempt.AttemptIndex,
+		&i.FfAttempt.AttemptID,
+		&i.FfAttempt.AttemptType,
+		&i.FfAttempt.LeaseID,
+		&i.FfAttempt.LeaseEpoch,
+		&i.FfAttempt.LeaseTtlMs,
+		&i.FfAttempt.LeaseExpiresAtMs,
+		&i.FfAttempt.LeaseRenewedAtMs,
+		&i.FfAttempt.WorkerID,
+		&i.FfAttempt.WorkerInstanceID,
+		&i.FfAttempt.StartedAtMs,
+		&i.FfAttempt.TerminalAtMs,
+		&i.FfAttempt.Outcome,
+		&i.FfAttempt.RetryDueAtMs,
+		&i.FfExecCore.ExecutionID,
+		&i.FfExecCore.PartitionKey,
+		&i.FfExecCore.FlowID,
+		&i.FfExecCore.LaneID,
+		&i.FfExecCore.Namespace,
+		&i.FfExecCore.ExecutionKind,
+		&i.FfExecCore.CreatorIdentity,
+		&i.FfExecCore.Payload,
+		&i.FfExecCore.PayloadEncoding,
+		&i.FfExecCore.Tags,
+		&i.FfExecCore.InstanceTag,
+		&i.FfExecCore.Policy,
+		&i.FfExecCore.Priority,
+		&i.FfExecCore.LifecyclePhase,
+		&i.FfExecCore.OwnershipState,
+		&i.FfExecCore.EligibilityState,
+		&i.FfExecCore.AttemptState,
+		&i.FfExecCore.BlockingReason,
+		&i.FfExecCore.TerminalOutcome,
+		&i.FfExecCore.PublicState,
+		&i.FfExecCore.BlockingDetail,
+		&i.FfExecCore.AttemptIndex,
+		&i.FfExecCore.TotalAttemptCount,
+		&i.FfExecCore.RetryCount,
+		&i.FfExecCore.ReplayCount,
+		&i.FfExecCore.LeaseReclaimCount,
+		&i.FfExecCore.RequiredCapCount,
+		&i.FfExecCore.DelayUntilMs,
+		&i.FfExecCore.DeadlineAtMs,
+		&i.FfExecCore.IdempotencyKey,
+		&i.FfExecCore.IdempotencyExpiresAtMs,
+		&i.FfExecCore.CreatedAtMs,
+		&i.FfExecCore.LastMutationAtMs,
+		&i.FfExecCore.StartedAtMs,
+		&i.FfExecCore.TerminalAtMs,
+		&i.FfExecCore.Result,
+		&i.FfExecCore.CancellationReason,
+		&i.FfExecCore.CancelledBy,
+		&i.FfExecCore.LastFailureMessage,
+		&i.FfExecCore.FailureCategory,
+		&i.FfExecCore.ProgressPct,
+		&i.FfExecCore.ProgressMessage,
+		&i.FfExecCore.QuotaPolicyID,
+		&i.FfExecCore.BudgetCount,
+		&i.FfExecCore.AttemptTimeoutMs,
+		&i.FfExecCore.BlockedGate,
+	)
+	return i, err
+}
+
 const putAttempt = `-- name: PutAttempt :exec
 INSERT INTO ff_attempt (
     execution_id, attempt_index, attempt_id, attempt_type, lease_id, lease_epoch,

@@ -300,6 +300,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getLatestAttemptStmt, err = db.PrepareContext(ctx, getLatestAttempt); err != nil {
 		return nil, fmt.Errorf("error preparing query GetLatestAttempt: %w", err)
 	}
+	if q.getLeasedStmt, err = db.PrepareContext(ctx, getLeased); err != nil {
+		return nil, fmt.Errorf("error preparing query GetLeased: %w", err)
+	}
 	if q.getSuspendDedupStmt, err = db.PrepareContext(ctx, getSuspendDedup); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSuspendDedup: %w", err)
 	}
@@ -1086,6 +1089,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getLatestAttemptStmt: %w", cerr)
 		}
 	}
+	if q.getLeasedStmt != nil {
+		if cerr := q.getLeasedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getLeasedStmt: %w", cerr)
+		}
+	}
 	if q.getSuspendDedupStmt != nil {
 		if cerr := q.getSuspendDedupStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getSuspendDedupStmt: %w", cerr)
@@ -1752,6 +1760,7 @@ type Queries struct {
 	getExecutionResultStmt                  *sql.Stmt
 	getHMACKeyStmt                          *sql.Stmt
 	getLatestAttemptStmt                    *sql.Stmt
+	getLeasedStmt                           *sql.Stmt
 	getSuspendDedupStmt                     *sql.Stmt
 	getSuspensionStmt                       *sql.Stmt
 	getWaitpointStmt                        *sql.Stmt
@@ -1957,6 +1966,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getExecutionResultStmt:                  q.getExecutionResultStmt,
 		getHMACKeyStmt:                          q.getHMACKeyStmt,
 		getLatestAttemptStmt:                    q.getLatestAttemptStmt,
+		getLeasedStmt:                           q.getLeasedStmt,
 		getSuspendDedupStmt:                     q.getSuspendDedupStmt,
 		getSuspensionStmt:                       q.getSuspensionStmt,
 		getWaitpointStmt:                        q.getWaitpointStmt,

@@ -386,7 +386,7 @@ func (q *Queries) NextDueInLane(ctx context.Context, laneID string) (int64, erro
 }
 
 const nextEligible = `-- name: NextEligible :one
-SELECT e.execution_id FROM ff_exec_core e
+SELECT e.execution_id, e.partition_key, e.flow_id, e.lane_id, e.namespace, e.execution_kind, e.creator_identity, e.payload, e.payload_encoding, e.tags, e.instance_tag, e.policy, e.priority, e.lifecycle_phase, e.ownership_state, e.eligibility_state, e.attempt_state, e.blocking_reason, e.terminal_outcome, e.public_state, e.blocking_detail, e.attempt_index, e.total_attempt_count, e.retry_count, e.replay_count, e.lease_reclaim_count, e.required_cap_count, e.delay_until_ms, e.deadline_at_ms, e.idempotency_key, e.idempotency_expires_at_ms, e.created_at_ms, e.last_mutation_at_ms, e.started_at_ms, e.terminal_at_ms, e.result, e.cancellation_reason, e.cancelled_by, e.last_failure_message, e.failure_category, e.progress_pct, e.progress_message, e.quota_policy_id, e.budget_count, e.attempt_timeout_ms, e.blocked_gate FROM ff_exec_core e
 WHERE e.lane_id = ?1
   AND e.lifecycle_phase = 'runnable' AND e.eligibility_state = 'eligible_now'
   AND e.public_state <> 'resumable'
@@ -404,16 +404,67 @@ type NextEligibleParams struct {
 	CapsJson string
 }
 
+type NextEligibleRow struct {
+	FfExecCore FfExecCore
+}
+
 // The best eligible execution of a lane whose required capabilities are all
 // in the worker's set (a JSON array). Walks ff_exec_core_claim_idx in order.
 // A resumable execution (a satisfied suspension) is runnable and eligible
 // too, but it continues its suspended attempt through ClaimResumedExecution
 // or ClaimFromResumeGrant, never through a fresh Claim.
-func (q *Queries) NextEligible(ctx context.Context, arg NextEligibleParams) (string, error) {
+func (q *Queries) NextEligible(ctx context.Context, arg NextEligibleParams) (NextEligibleRow, error) {
 	row := q.queryRow(ctx, q.nextEligibleStmt, nextEligible, arg.LaneID, arg.CapsJson)
-	var execution_id string
-	err := row.Scan(&execution_id)
-	return execution_id, err
+	var i NextEligibleRow
+	err := row.Scan(
+		&i.FfExecCore.ExecutionID,
+		&i.FfExecCore.PartitionKey,
+		&i.FfExecCore.FlowID,
+		&i.FfExecCore.LaneID,
+		&i.FfExecCore.Namespace,
+		&i.FfExecCore.ExecutionKind,
+		&i.FfExecCore.CreatorIdentity,
+		&i.FfExecCore.Payload,
+		&i.FfExecCore.PayloadEncoding,
+		&i.FfExecCore.Tags,
+		&i.FfExecCore.InstanceTag,
+		&i.FfExecCore.Policy,
+		&i.FfExecCore.Priority,
+		&i.FfExecCore.LifecyclePhase,
+		&i.FfExecCore.OwnershipState,
+		&i.FfExecCore.EligibilityState,
+		&i.FfExecCore.AttemptState,
+		&i.FfExecCore.BlockingReason,
+		&i.FfExecCore.TerminalOutcome,
+		&i.FfExecCore.PublicState,
+		&i.FfExecCore.BlockingDetail,
+		&i.FfExecCore.AttemptIndex,
+		&i.FfExecCore.TotalAttemptCount,
+		&i.FfExecCore.RetryCount,
+		&i.FfExecCore.ReplayCount,
+		&i.FfExecCore.LeaseReclaimCount,
+		&i.FfExecCore.RequiredCapCount,
+		&i.FfExecCore.DelayUntilMs,
+		&i.FfExecCore.DeadlineAtMs,
+		&i.FfExecCore.IdempotencyKey,
+		&i.FfExecCore.IdempotencyExpiresAtMs,
+		&i.FfExecCore.CreatedAtMs,
+		&i.FfExecCore.LastMutationAtMs,
+		&i.FfExecCore.StartedAtMs,
+		&i.FfExecCore.TerminalAtMs,
+		&i.FfExecCore.Result,
+		&i.FfExecCore.CancellationReason,
+		&i.FfExecCore.CancelledBy,
+		&i.FfExecCore.LastFailureMessage,
+		&i.FfExecCore.FailureCategory,
+		&i.FfExecCore.ProgressPct,
+		&i.FfExecCore.ProgressMessage,
+		&i.FfExecCore.QuotaPolicyID,
+		&i.FfExecCore.BudgetCount,
+		&i.FfExecCore.AttemptTimeoutMs,
+		&i.FfExecCore.BlockedGate,
+	)
+	return i, err
 }
 
 const nextReclaimable = `-- name: NextReclaimable :one

@@ -43,3 +43,12 @@ WHERE a.lease_expires_at_ms < sqlc.arg(now_ms)
   AND e.lifecycle_phase = 'active' AND e.ownership_state = 'leased'
 ORDER BY a.lease_expires_at_ms
 LIMIT sqlc.arg(lim);
+
+-- name: GetLeased :one
+-- A handle's attempt and its execution in one statement (the lease fence
+-- of every handle method). No row when either is missing; the caller then
+-- asks again row by row to say which.
+SELECT sqlc.embed(a), sqlc.embed(e)
+FROM ff_attempt a
+JOIN ff_exec_core e ON e.execution_id = a.execution_id
+WHERE a.execution_id = sqlc.arg(execution_id) AND a.attempt_index = sqlc.arg(attempt_index);

@@ -156,8 +156,9 @@ RETURNING lane_id;
 -- in the worker's set (a JSON array). Walks ff_exec_core_claim_idx in order.
 -- A resumable execution (a satisfied suspension) is runnable and eligible
 -- too, but it continues its suspended attempt through ClaimResumedExecution
--- or ClaimFromResumeGrant, never through a fresh Claim.
-SELECT e.execution_id FROM ff_exec_core e
+-- or ClaimFromResumeGrant, never through a fresh Claim. The whole row, so
+-- that the usual claim needs no second lookup.
+SELECT sqlc.embed(e) FROM ff_exec_core e
 WHERE e.lane_id = sqlc.arg(lane_id)
   AND e.lifecycle_phase = 'runnable' AND e.eligibility_state = 'eligible_now'
   AND e.public_state <> 'resumable'
