@@ -203,7 +203,15 @@ func (w *writeTx) buildFlow(ctx context.Context, p buildFlowPlan) (BuildFlowResu
 	actual := make(map[string]string, len(out.Members))
 	for i, res := range out.Members {
 		actual[string(p.members[i].args.ExecutionID)] = string(res.ExecutionID)
-		if _, err := w.addToFlow(ctx, flowID, res.ExecutionID); err != nil {
+		// A member created just now is in no flow and the flow was
+		// created just now: only an existing execution needs addToFlow's
+		// checks.
+		if res.Kind == CreateExecutionCreated {
+			_, err = w.joinFlow(ctx, flowID, res.ExecutionID)
+		} else {
+			_, err = w.addToFlow(ctx, flowID, res.ExecutionID)
+		}
+		if err != nil {
 			return BuildFlowResult{}, atIndex("members", i, err)
 		}
 	}
@@ -219,7 +227,9 @@ func (w *writeTx) buildFlow(ctx context.Context, p buildFlowPlan) (BuildFlowResu
 	rev := uint64(flow.GraphRevision)
 	out.EdgeIDs = make([]EdgeID, len(p.edges))
 	for i, se := range p.edges {
-		se.up, se.down = actual[se.up], actual[se.down]
+		// planBuildFlow checked both ends are members, and every member
+		// has joined the flow above.
+		se.up, se.down, se.membersKnown = actual[se.up], actual[se.down], true
 		if rev, err = w.stageEdge(ctx, se, int64(rev)); err != nil {
 			return BuildFlowResult{}, atIndex("edges", i, err)
 		}

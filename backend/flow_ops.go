@@ -141,16 +141,23 @@ func (w *writeTx) addToFlow(ctx context.Context, flowID FlowID, id ExecutionID) 
 	case e.FlowID.Valid:
 		return AddExecutionToFlowResult{}, errValidation(SubKindExecutionAlreadyInFlow, "already_member_of_different_flow:%s", e.FlowID.String)
 	}
-	if err := w.q.SetExecutionFlow(ctx, dbgen.SetExecutionFlowParams{
-		FlowID: nullString(string(flowID)), NowMs: w.now, ExecutionID: e.ExecutionID,
-	}); err != nil {
-		return AddExecutionToFlowResult{}, err
-	}
-	n, err := w.q.FlowAddNode(ctx, dbgen.FlowAddNodeParams{NowMs: w.now, FlowID: string(flowID)})
+	n, err := w.joinFlow(ctx, flowID, id)
 	if err != nil {
 		return AddExecutionToFlowResult{}, err
 	}
 	return AddExecutionToFlowResult{ExecutionID: id, Kind: AddExecutionAdded, NodeCount: uint32(n)}, nil
+}
+
+// joinFlow is addToFlow's write, once its checks passed (the flow is open,
+// the execution exists and is in no flow): the execution's flow_id, and
+// the flow's node count and graph revision. It returns the node count.
+func (w *writeTx) joinFlow(ctx context.Context, flowID FlowID, id ExecutionID) (int64, error) {
+	if err := w.q.SetExecutionFlow(ctx, dbgen.SetExecutionFlowParams{
+		FlowID: nullString(string(flowID)), NowMs: w.now, ExecutionID: string(id),
+	}); err != nil {
+		return 0, err
+	}
+	return w.q.FlowAddNode(ctx, dbgen.FlowAddNodeParams{NowMs: w.now, FlowID: string(flowID)})
 }
 
 // StageDependencyEdge records upstream → downstream, guarded by the flow's
@@ -198,10 +205,13 @@ func (b *SQLiteBackend) StageDependencyEdge(ctx context.Context, args StageDepen
 
 // stagedEdge is a validated StageDependencyEdge request.
 type stagedEdge struct {
-	flowID    FlowID
-	edgeID    EdgeID
-	up, down  string
-	kind, ref string
+	// membersKnown: the caller has made sure both ends are members of the
+	// flow in this transaction (BuildFlow), so stageEdge need not look.
+	membersKnown bool
+	flowID       FlowID
+	edgeID       EdgeID
+	up, down     string
+	kind, ref    string
 }
 
 // stageEdge records e if the flow is at the expected graph revision and
@@ -227,6 +237,9 @@ func (w *writeTx) stageEdge(ctx context.Context, se stagedEdge, expected int64) 
 		return 0, err
 	}
 	for _, id := range []string{up, down} {
+		if se.membersKnown {
+			break
+		}
 		e, err := w.loadExec(ctx, id)
 		if isNotFound(err) || (err == nil && e.FlowID.String != string(flowID)) {
 			return 0, errValidation(SubKindExecutionNotInFlow, "execution_not_in_flow")
