@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 
 	"github.com/flowfabric/ffsqlite/dbgen"
 )
@@ -45,6 +46,40 @@ type terminalItem struct {
 type resolver struct {
 	w     *writeTx
 	queue []terminalItem
+	// groups are the inbound groups this resolver has read, changed in
+	// memory and written back once, when drain ends: a group that many
+	// upstreams resolve into (a quorum cancelling its siblings) costs one
+	// read and one write, not one of each per upstream. Nothing else
+	// writes a group while a drain runs.
+	groups map[groupKey]*group
+	dirty  []*group
+}
+
+// groupKey names an inbound group: the flow and the downstream.
+type groupKey struct{ flow, downstream string }
+
+// group returns downstream's inbound group, read once per resolver.
+func (r *resolver) group(ctx context.Context, flowID, downstream string) (*group, error) {
+	k := groupKey{flowID, downstream}
+	if g, ok := r.groups[k]; ok {
+		return g, nil
+	}
+	g, _, err := r.w.loadGroup(ctx, flowID, downstream)
+	if err != nil {
+		return nil, err
+	}
+	if r.groups == nil {
+		r.groups = make(map[groupKey]*group)
+	}
+	r.groups[k] = g
+	return g, nil
+}
+
+// changed marks g (from r.group) to be written when drain ends.
+func (r *resolver) changed(g *group) {
+	if !slices.Contains(r.dirty, g) {
+		r.dirty = append(r.dirty, g)
+	}
 }
 
 // settleTerminal is the body of becameTerminal for one or more executions
@@ -89,6 +124,12 @@ func (r *resolver) drain(ctx context.Context) error {
 		}
 	}
 	r.queue = r.queue[:0]
+	for _, g := range r.dirty {
+		if err := r.w.saveGroup(ctx, g); err != nil {
+			return err
+		}
+	}
+	r.dirty = r.dirty[:0]
 	return nil
 }
 
@@ -194,10 +235,11 @@ func (r *resolver) resolveEdge(ctx context.Context, up terminalItem, edge dbgen.
 	if err != nil || n == 0 {
 		return err // n == 0: already resolved, counted once (Q2)
 	}
-	g, _, err := w.loadGroup(ctx, edge.FlowID, edge.DownstreamExecutionID)
+	g, err := r.group(ctx, edge.FlowID, edge.DownstreamExecutionID)
 	if err != nil {
 		return err
 	}
+	r.changed(g)
 	g.RunningCount = max(0, g.RunningCount-1)
 	switch up.outcome {
 	case OutcomeSuccess:
@@ -216,7 +258,7 @@ func (r *resolver) resolveEdge(ctx context.Context, up terminalItem, edge dbgen.
 	}
 	if g.GroupState != groupPending {
 		// One-shot: a decided group only keeps counting (Q1).
-		return w.saveGroup(ctx, g)
+		return nil
 	}
 	switch g.evaluate() {
 	case groupSatisfied:
@@ -239,11 +281,12 @@ func (r *resolver) resolveEdge(ctx context.Context, up terminalItem, edge dbgen.
 		}
 		return r.finishDecided(ctx, g, up, reasonSiblingImpossible)
 	}
-	return w.saveGroup(ctx, g)
+	return nil
 }
 
 // finishDecided cancels the remaining upstreams of a just-decided any_of
-// or quorum group under cancel_remaining, then saves the group.
+// or quorum group under cancel_remaining (the group is saved when the
+// drain ends).
 func (r *resolver) finishDecided(ctx context.Context, g *group, up terminalItem, reason string) error {
 	if g.fanIn() && g.OnSatisfied != string(OnSatisfiedLetRun) {
 		n, err := r.cancelSiblings(ctx, g, up.e.ExecutionID, reason)
@@ -254,7 +297,7 @@ func (r *resolver) finishDecided(ctx context.Context, g *group, up terminalItem,
 			g.CancelSiblingsReason = nullString(reason)
 		}
 	}
-	return r.w.saveGroup(ctx, g)
+	return nil
 }
 
 // passData copies the upstream's result into the downstream's input
