@@ -3,6 +3,8 @@ package backend
 import (
 	"context"
 	"time"
+
+	"github.com/flowfabric/ffsqlite/dbgen"
 )
 
 // BuildFlowArgs describe a whole flow for BuildFlow: the flow, its
@@ -94,6 +96,9 @@ type buildFlowPlan struct {
 	policies []memberPolicy
 	edges    []stagedEdge
 	now      time.Time
+	// simpleEdges: the edge ids are distinct and the edges make no cycle,
+	// so staging them one by one could not fail (see buildFresh).
+	simpleEdges bool
 }
 
 // memberPolicy is a validated BuildFlowPolicy.
@@ -152,7 +157,44 @@ func planBuildFlow(args BuildFlowArgs) (buildFlowPlan, error) {
 		}
 		p.edges[i] = se
 	}
+	p.simpleEdges = distinctAcyclic(p.edges)
 	return p, nil
+}
+
+// distinctAcyclic reports whether edges have distinct ids and make no
+// cycle (Kahn's algorithm: every node can be removed once its inbound
+// edges are).
+func distinctAcyclic(edges []stagedEdge) bool {
+	ids := make(map[EdgeID]bool, len(edges))
+	indegree := map[string]int{}
+	out := map[string][]string{}
+	for _, e := range edges {
+		if ids[e.edgeID] {
+			return false
+		}
+		ids[e.edgeID] = true
+		indegree[e.down]++
+		indegree[e.up] += 0
+		out[e.up] = append(out[e.up], e.down)
+	}
+	var ready []string
+	for n, d := range indegree {
+		if d == 0 {
+			ready = append(ready, n)
+		}
+	}
+	removed := 0
+	for len(ready) > 0 {
+		n := ready[len(ready)-1]
+		ready = ready[:len(ready)-1]
+		removed++
+		for _, m := range out[n] {
+			if indegree[m]--; indegree[m] == 0 {
+				ready = append(ready, m)
+			}
+		}
+	}
+	return removed == len(indegree)
 }
 
 // planBuildEdge validates one edge as StageDependencyEdge does, and mints
@@ -198,46 +240,136 @@ func (w *writeTx) buildFlow(ctx context.Context, p buildFlowPlan) (BuildFlowResu
 	if out.Members, err = w.insertExecutions(ctx, p.members); err != nil {
 		return BuildFlowResult{}, err
 	}
+	fresh := true
+	for _, res := range out.Members {
+		fresh = fresh && res.Kind == CreateExecutionCreated
+	}
+	if fresh && p.simpleEdges {
+		err = w.buildFresh(ctx, p)
+	} else {
+		err = w.buildStepwise(ctx, p, out.Members)
+	}
+	if err != nil {
+		return BuildFlowResult{}, err
+	}
+	flow, err := w.q.FlowGet(ctx, string(flowID))
+	if err != nil {
+		return BuildFlowResult{}, err
+	}
+	out.GraphRevision = uint64(flow.GraphRevision)
+	out.EdgeIDs = make([]EdgeID, len(p.edges))
+	for i, se := range p.edges {
+		out.EdgeIDs[i] = se.edgeID
+	}
+	return out, nil
+}
+
+// buildStepwise adds the members, policies and edges as the individual
+// methods would, one step at a time: the general path, taken when a
+// member already existed (an idempotency hit, which may be terminal or in
+// another flow) or an edge needs the per-edge checks to say what is wrong
+// with it.
+func (w *writeTx) buildStepwise(ctx context.Context, p buildFlowPlan, members []CreateExecutionResult) error {
+	flowID := p.flow.FlowID
 	// A member created earlier under the same idempotency key stands in
 	// for the requested id in the flow and in its edges.
-	actual := make(map[string]string, len(out.Members))
-	for i, res := range out.Members {
+	actual := make(map[string]string, len(members))
+	for i, res := range members {
 		actual[string(p.members[i].args.ExecutionID)] = string(res.ExecutionID)
 		// A member created just now is in no flow and the flow was
 		// created just now: only an existing execution needs addToFlow's
 		// checks.
+		var err error
 		if res.Kind == CreateExecutionCreated {
 			_, err = w.joinFlow(ctx, flowID, res.ExecutionID)
 		} else {
 			_, err = w.addToFlow(ctx, flowID, res.ExecutionID)
 		}
 		if err != nil {
-			return BuildFlowResult{}, atIndex("members", i, err)
+			return atIndex("members", i, err)
 		}
 	}
 	for i, mp := range p.policies {
 		if _, err := w.setGroupPolicy(ctx, flowID, ExecutionID(actual[string(mp.down)]), mp.gp); err != nil {
-			return BuildFlowResult{}, atIndex("policies", i, err)
+			return atIndex("policies", i, err)
 		}
 	}
 	flow, err := w.q.FlowGet(ctx, string(flowID))
 	if err != nil {
-		return BuildFlowResult{}, err
+		return err
 	}
 	rev := uint64(flow.GraphRevision)
-	out.EdgeIDs = make([]EdgeID, len(p.edges))
 	for i, se := range p.edges {
 		// planBuildFlow checked both ends are members, and every member
 		// has joined the flow above.
 		se.up, se.down, se.membersKnown = actual[se.up], actual[se.down], true
 		if rev, err = w.stageEdge(ctx, se, int64(rev)); err != nil {
-			return BuildFlowResult{}, atIndex("edges", i, err)
+			return atIndex("edges", i, err)
 		}
 		if _, err := w.applyEdge(ctx, flowID, se.edgeID, ExecutionID(se.down)); err != nil {
-			return BuildFlowResult{}, atIndex("edges", i, err)
+			return atIndex("edges", i, err)
 		}
-		out.EdgeIDs[i] = se.edgeID
 	}
-	out.GraphRevision = rev
-	return out, nil
+	return nil
+}
+
+// buildFresh is buildStepwise for the common case, with the same result
+// row for row in fewer statements: every member was created by this call
+// (so none is terminal or in a flow), the edge ids are distinct and the
+// edges make no cycle (planBuildFlow checked). Edges are written applied,
+// each downstream's group and gate are written once with their final
+// values, and the flow's counters move once.
+func (w *writeTx) buildFresh(ctx context.Context, p buildFlowPlan) error {
+	flowID := p.flow.FlowID
+	for _, m := range p.members {
+		if err := w.q.SetExecutionFlow(ctx, dbgen.SetExecutionFlowParams{
+			FlowID: nullString(string(flowID)), NowMs: w.now, ExecutionID: string(m.args.ExecutionID),
+		}); err != nil {
+			return err
+		}
+	}
+	for i, mp := range p.policies {
+		if _, err := w.setGroupPolicy(ctx, flowID, mp.down, mp.gp); err != nil {
+			return atIndex("policies", i, err)
+		}
+	}
+	type inbound struct {
+		edges    int64
+		lastEdge string
+	}
+	var order []string
+	groups := map[string]*inbound{}
+	for _, se := range p.edges {
+		if err := w.q.EdgeInsertApplied(ctx, dbgen.EdgeInsertAppliedParams{
+			FlowID: string(flowID), EdgeID: string(se.edgeID), UpstreamExecutionID: se.up, DownstreamExecutionID: se.down,
+			DependencyKind: se.kind, DataPassingRef: se.ref, CreatedAtMs: w.now,
+		}); err != nil {
+			return err
+		}
+		in := groups[se.down]
+		if in == nil {
+			in = &inbound{}
+			groups[se.down] = in
+			order = append(order, se.down)
+		}
+		in.edges++
+		in.lastEdge = string(se.edgeID)
+	}
+	for _, down := range order {
+		in := groups[down]
+		g, _, err := w.loadGroup(ctx, string(flowID), down)
+		if err != nil {
+			return err
+		}
+		g.RunningCount += in.edges
+		if err := w.saveGroup(ctx, g); err != nil {
+			return err
+		}
+		if err := w.gateChild(ctx, down, g.RunningCount, in.lastEdge); err != nil {
+			return err
+		}
+	}
+	return w.q.FlowGrow(ctx, dbgen.FlowGrowParams{
+		Nodes: int64(len(p.members)), Edges: int64(len(p.edges)), NowMs: w.now, FlowID: string(flowID),
+	})
 }

@@ -198,6 +198,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.edgeInsertStmt, err = db.PrepareContext(ctx, edgeInsert); err != nil {
 		return nil, fmt.Errorf("error preparing query EdgeInsert: %w", err)
 	}
+	if q.edgeInsertAppliedStmt, err = db.PrepareContext(ctx, edgeInsertApplied); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeInsertApplied: %w", err)
+	}
 	if q.edgeListIncomingStmt, err = db.PrepareContext(ctx, edgeListIncoming); err != nil {
 		return nil, fmt.Errorf("error preparing query EdgeListIncoming: %w", err)
 	}
@@ -266,6 +269,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.flowGetStmt, err = db.PrepareContext(ctx, flowGet); err != nil {
 		return nil, fmt.Errorf("error preparing query FlowGet: %w", err)
+	}
+	if q.flowGrowStmt, err = db.PrepareContext(ctx, flowGrow); err != nil {
+		return nil, fmt.Errorf("error preparing query FlowGrow: %w", err)
 	}
 	if q.flowInsertStmt, err = db.PrepareContext(ctx, flowInsert); err != nil {
 		return nil, fmt.Errorf("error preparing query FlowInsert: %w", err)
@@ -919,6 +925,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing edgeInsertStmt: %w", cerr)
 		}
 	}
+	if q.edgeInsertAppliedStmt != nil {
+		if cerr := q.edgeInsertAppliedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeInsertAppliedStmt: %w", cerr)
+		}
+	}
 	if q.edgeListIncomingStmt != nil {
 		if cerr := q.edgeListIncomingStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing edgeListIncomingStmt: %w", cerr)
@@ -1032,6 +1043,11 @@ func (q *Queries) Close() error {
 	if q.flowGetStmt != nil {
 		if cerr := q.flowGetStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing flowGetStmt: %w", cerr)
+		}
+	}
+	if q.flowGrowStmt != nil {
+		if cerr := q.flowGrowStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing flowGrowStmt: %w", cerr)
 		}
 	}
 	if q.flowInsertStmt != nil {
@@ -1726,6 +1742,7 @@ type Queries struct {
 	edgeGroupSetPolicyStmt                  *sql.Stmt
 	edgeHasIncomingStmt                     *sql.Stmt
 	edgeInsertStmt                          *sql.Stmt
+	edgeInsertAppliedStmt                   *sql.Stmt
 	edgeListIncomingStmt                    *sql.Stmt
 	edgeListOutgoingStmt                    *sql.Stmt
 	edgeListUnresolvedOutgoingStmt          *sql.Stmt
@@ -1749,6 +1766,7 @@ type Queries struct {
 	flowBumpEdgeRevisionStmt                *sql.Stmt
 	flowCancelStmt                          *sql.Stmt
 	flowGetStmt                             *sql.Stmt
+	flowGrowStmt                            *sql.Stmt
 	flowInsertStmt                          *sql.Stmt
 	flowListStmt                            *sql.Stmt
 	flowMemberIDsStmt                       *sql.Stmt
@@ -1932,6 +1950,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		edgeGroupSetPolicyStmt:                  q.edgeGroupSetPolicyStmt,
 		edgeHasIncomingStmt:                     q.edgeHasIncomingStmt,
 		edgeInsertStmt:                          q.edgeInsertStmt,
+		edgeInsertAppliedStmt:                   q.edgeInsertAppliedStmt,
 		edgeListIncomingStmt:                    q.edgeListIncomingStmt,
 		edgeListOutgoingStmt:                    q.edgeListOutgoingStmt,
 		edgeListUnresolvedOutgoingStmt:          q.edgeListUnresolvedOutgoingStmt,
@@ -1955,6 +1974,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		flowBumpEdgeRevisionStmt:                q.flowBumpEdgeRevisionStmt,
 		flowCancelStmt:                          q.flowCancelStmt,
 		flowGetStmt:                             q.flowGetStmt,
+		flowGrowStmt:                            q.flowGrowStmt,
 		flowInsertStmt:                          q.flowInsertStmt,
 		flowListStmt:                            q.flowListStmt,
 		flowMemberIDsStmt:                       q.flowMemberIDsStmt,

@@ -353,6 +353,41 @@ func (q *Queries) EdgeInsert(ctx context.Context, arg EdgeInsertParams) (int64, 
 	return result.RowsAffected()
 }
 
+const edgeInsertApplied = `-- name: EdgeInsertApplied :exec
+INSERT INTO ff_edge (
+    flow_id, edge_id, upstream_execution_id, downstream_execution_id, dependency_kind,
+    data_passing_ref, created_at_ms, edge_state, applied_at_ms, resolution_state
+) VALUES (
+    ?1, ?2, ?3, ?4, ?5,
+    ?6, ?7, 'applied', ?7, 'unsatisfied'
+)
+`
+
+type EdgeInsertAppliedParams struct {
+	FlowID                string
+	EdgeID                string
+	UpstreamExecutionID   string
+	DownstreamExecutionID string
+	DependencyKind        string
+	DataPassingRef        string
+	CreatedAtMs           int64
+}
+
+// BuildFlow on a flow it has just created: an edge staged and applied in
+// one write (the row EdgeInsert then EdgeMarkApplied leave).
+func (q *Queries) EdgeInsertApplied(ctx context.Context, arg EdgeInsertAppliedParams) error {
+	_, err := q.exec(ctx, q.edgeInsertAppliedStmt, edgeInsertApplied,
+		arg.FlowID,
+		arg.EdgeID,
+		arg.UpstreamExecutionID,
+		arg.DownstreamExecutionID,
+		arg.DependencyKind,
+		arg.DataPassingRef,
+		arg.CreatedAtMs,
+	)
+	return err
+}
+
 const edgeListIncoming = `-- name: EdgeListIncoming :many
 SELECT flow_id, edge_id, upstream_execution_id, downstream_execution_id, dependency_kind, satisfaction_condition, data_passing_ref, edge_state, resolution_state, upstream_outcome, created_by, created_at_ms, applied_at_ms, resolved_at_ms FROM ff_edge
 WHERE downstream_execution_id = ?1 AND flow_id = ?2

@@ -412,7 +412,8 @@ type NextEligibleRow struct {
 // in the worker's set (a JSON array). Walks ff_exec_core_claim_idx in order.
 // A resumable execution (a satisfied suspension) is runnable and eligible
 // too, but it continues its suspended attempt through ClaimResumedExecution
-// or ClaimFromResumeGrant, never through a fresh Claim.
+// or ClaimFromResumeGrant, never through a fresh Claim. The whole row, so
+// that the usual claim needs no second lookup.
 func (q *Queries) NextEligible(ctx context.Context, arg NextEligibleParams) (NextEligibleRow, error) {
 	row := q.queryRow(ctx, q.nextEligibleStmt, nextEligible, arg.LaneID, arg.CapsJson)
 	var i NextEligibleRow

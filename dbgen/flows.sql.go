@@ -386,6 +386,35 @@ func (q *Queries) FlowGet(ctx context.Context, flowID string) (FfFlowCore, error
 	return i, err
 }
 
+const flowGrow = `-- name: FlowGrow :exec
+UPDATE ff_flow_core SET
+    graph_revision      = graph_revision + ?1 + ?2,
+    node_count          = node_count + ?1,
+    edge_count          = edge_count + ?2,
+    last_mutation_at_ms = ?3
+WHERE flow_id = ?4
+`
+
+type FlowGrowParams struct {
+	Nodes  int64
+	Edges  int64
+	NowMs  int64
+	FlowID string
+}
+
+// BuildFlow on a flow it has just created: the node and edge counts and
+// the graph revision move as AddExecutionToFlow and StageDependencyEdge,
+// called once per member and edge, would move them.
+func (q *Queries) FlowGrow(ctx context.Context, arg FlowGrowParams) error {
+	_, err := q.exec(ctx, q.flowGrowStmt, flowGrow,
+		arg.Nodes,
+		arg.Edges,
+		arg.NowMs,
+		arg.FlowID,
+	)
+	return err
+}
+
 const flowInsert = `-- name: FlowInsert :execrows
 INSERT INTO ff_flow_core (flow_id, partition_key, flow_kind, namespace, created_at_ms, last_mutation_at_ms)
 VALUES (?1, 0, ?2, ?3, ?4, ?4)

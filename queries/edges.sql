@@ -83,6 +83,17 @@ INSERT INTO ff_edge (
 )
 ON CONFLICT (edge_id, flow_id) DO NOTHING;
 
+-- name: EdgeInsertApplied :exec
+-- BuildFlow on a flow it has just created: an edge staged and applied in
+-- one write (the row EdgeInsert then EdgeMarkApplied leave).
+INSERT INTO ff_edge (
+    flow_id, edge_id, upstream_execution_id, downstream_execution_id, dependency_kind,
+    data_passing_ref, created_at_ms, edge_state, applied_at_ms, resolution_state
+) VALUES (
+    @flow_id, @edge_id, @upstream_execution_id, @downstream_execution_id, @dependency_kind,
+    @data_passing_ref, @created_at_ms, 'applied', @created_at_ms, 'unsatisfied'
+);
+
 -- name: EdgeListIncoming :many
 SELECT * FROM ff_edge
 WHERE downstream_execution_id = @downstream_execution_id AND flow_id = @flow_id

@@ -76,6 +76,17 @@ UPDATE ff_flow_core SET
 WHERE flow_id = @flow_id
 RETURNING node_count;
 
+-- name: FlowGrow :exec
+-- BuildFlow on a flow it has just created: the node and edge counts and
+-- the graph revision move as AddExecutionToFlow and StageDependencyEdge,
+-- called once per member and edge, would move them.
+UPDATE ff_flow_core SET
+    graph_revision      = graph_revision + @nodes + @edges,
+    node_count          = node_count + @nodes,
+    edge_count          = edge_count + @edges,
+    last_mutation_at_ms = @now_ms
+WHERE flow_id = @flow_id;
+
 -- name: FlowBumpEdgeRevision :one
 -- StageDependencyEdge's compare-and-set: only an open flow at the expected
 -- revision moves on (no row = stale, missing or terminal; the caller probes).

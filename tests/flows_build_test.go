@@ -2,7 +2,9 @@ package tests
 
 import (
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -51,32 +53,143 @@ func (d diamond) args() backend.BuildFlowArgs {
 	}
 }
 
-// buildOneByOne makes the same flow with the individual methods, in the
-// order BuildFlow documents.
-func (d diamond) buildOneByOne(t *testing.T, e *execEnv) {
+// TestBuildFlowSameAsOneByOne builds flows of several shapes with
+// BuildFlow on one database and with the individual methods on another
+// (same ids, same fake clock): every row of every flow and execution table
+// is the same. The shapes cover BuildFlow's fresh path (every member new)
+// and its stepwise path (a member that already existed).
+func TestBuildFlowSameAsOneByOne(t *testing.T) {
+	chain := func(n int, mod func(i int, a *backend.CreateExecutionArgs)) (backend.BuildFlowArgs, []backend.ExecutionID) {
+		args := backend.BuildFlowArgs{FlowID: backend.NewFlowID(), FlowKind: "chain", Namespace: "test"}
+		ids := make([]backend.ExecutionID, n)
+		for i := range ids {
+			ids[i] = backend.NewExecutionID()
+			m := backend.CreateExecutionArgs{ExecutionID: ids[i], LaneID: "shape-lane", Namespace: "test", ExecutionKind: "kind", InputPayload: []byte("in")}
+			if mod != nil {
+				mod(i, &m)
+			}
+			args.Members = append(args.Members, m)
+			if i > 0 {
+				args.Edges = append(args.Edges, backend.BuildFlowEdge{EdgeID: backend.NewEdgeID(), Upstream: ids[i-1], Downstream: ids[i]})
+			}
+		}
+		return args, ids
+	}
+	tests := []struct {
+		name string
+		args func() backend.BuildFlowArgs
+		// existing are created (same ids) on both databases first.
+		existing []backend.CreateExecutionArgs
+	}{
+		{"diamond with any_of", func() backend.BuildFlowArgs { return newDiamond("build-lane").args() }, nil},
+		{"chain with delay, priority and tags", func() backend.BuildFlowArgs {
+			args, _ := chain(5, func(i int, a *backend.CreateExecutionArgs) {
+				a.Priority = int32(i)
+				a.Tags = map[string]string{"app.step": fmt.Sprint(i)}
+				if i == 3 {
+					a.DelayUntil = time.Date(2199, 1, 1, 0, 0, 0, 0, time.UTC)
+				}
+			})
+			return args
+		}, nil},
+		{"fan-in under quorum, an isolated member and a policy without edges", func() backend.BuildFlowArgs {
+			args, ids := chain(1, nil)
+			join, lone, quiet := backend.NewExecutionID(), backend.NewExecutionID(), backend.NewExecutionID()
+			for _, id := range []backend.ExecutionID{join, lone, quiet} {
+				args.Members = append(args.Members, backend.CreateExecutionArgs{ExecutionID: id, LaneID: "shape-lane", Namespace: "test", InputPayload: []byte("j")})
+			}
+			ups := []backend.ExecutionID{ids[0]}
+			for range 3 {
+				up := backend.NewExecutionID()
+				ups = append(ups, up)
+				args.Members = append(args.Members, backend.CreateExecutionArgs{ExecutionID: up, LaneID: "shape-lane", Namespace: "test"})
+			}
+			for _, up := range ups {
+				args.Edges = append(args.Edges, backend.BuildFlowEdge{EdgeID: backend.NewEdgeID(), Upstream: up, Downstream: join, DataPassingRef: "r"})
+			}
+			args.Policies = []backend.BuildFlowPolicy{
+				{Downstream: join, Policy: backend.QuorumPolicy(2, backend.OnSatisfiedCancelRemaining)},
+				{Downstream: quiet, Policy: backend.AnyOfPolicy(backend.OnSatisfiedLetRun)},
+			}
+			return args
+		}, nil},
+	}
+	// The stepwise path: the middle member of a chain already exists
+	// (same id), so CreateExecutions reports it as a duplicate.
+	stepArgs, stepIDs := chain(3, nil)
+	tests = append(tests, struct {
+		name     string
+		args     func() backend.BuildFlowArgs
+		existing []backend.CreateExecutionArgs
+	}{"chain around an existing execution", func() backend.BuildFlowArgs { return stepArgs }, []backend.CreateExecutionArgs{
+		{ExecutionID: stepIDs[1], LaneID: "shape-lane", Namespace: "test", ExecutionKind: "kind", InputPayload: []byte("in")},
+	}})
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := tt.args()
+			batch, single := newExecEnv(t), newExecEnv(t)
+			for _, e := range []*execEnv{batch, single} {
+				if len(tt.existing) > 0 {
+					if _, err := e.b.CreateExecutions(e.ctx, tt.existing); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			res, err := batch.b.BuildFlow(batch.ctx, args)
+			if err != nil {
+				t.Fatalf("BuildFlow: %v", err)
+			}
+			members := buildOneByOne(t, single, args)
+			snap, err := single.b.DescribeFlow(single.ctx, args.FlowID)
+			if err != nil || snap == nil {
+				t.Fatalf("DescribeFlow = %v, %v", snap, err)
+			}
+			want := backend.BuildFlowResult{FlowID: args.FlowID, Kind: backend.CreateFlowCreated, Members: members, GraphRevision: snap.GraphRevision}
+			for _, e := range args.Edges {
+				want.EdgeIDs = append(want.EdgeIDs, e.EdgeID)
+			}
+			if diff := cmp.Diff(want, res); diff != "" {
+				t.Errorf("BuildFlow result (-want +got):\n%s", diff)
+			}
+			for _, table := range []string{"ff_flow_core", "ff_edge", "ff_edge_group", "ff_exec_core", "ff_lane_registry"} {
+				if diff := cmp.Diff(single.dumpTable(table), batch.dumpTable(table)); diff != "" {
+					t.Errorf("%s differs (-one by one +BuildFlow):\n%s", table, diff)
+				}
+			}
+		})
+	}
+}
+
+// buildOneByOne makes args' flow with the individual methods, in the
+// order BuildFlow documents, and returns the members' creation results.
+func buildOneByOne(t *testing.T, e *execEnv, args backend.BuildFlowArgs) []backend.CreateExecutionResult {
 	t.Helper()
-	if _, err := e.b.CreateFlow(e.ctx, backend.CreateFlowArgs{FlowID: d.flow, FlowKind: "dag", Namespace: "test"}); err != nil {
+	if _, err := e.b.CreateFlow(e.ctx, backend.CreateFlowArgs{FlowID: args.FlowID, FlowKind: args.FlowKind, Namespace: args.Namespace}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.b.CreateExecutions(e.ctx, d.members); err != nil {
+	members, err := e.b.CreateExecutions(e.ctx, args.Members)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range d.members {
-		if _, err := e.b.AddExecutionToFlow(e.ctx, backend.AddExecutionToFlowArgs{ExecutionID: m.ExecutionID, FlowID: d.flow}); err != nil {
+	for _, m := range members {
+		if _, err := e.b.AddExecutionToFlow(e.ctx, backend.AddExecutionToFlowArgs{ExecutionID: m.ExecutionID, FlowID: args.FlowID}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := e.b.SetEdgeGroupPolicy(e.ctx, d.flow, d.d, d.policyD); err != nil {
-		t.Fatal(err)
+	for _, p := range args.Policies {
+		if _, err := e.b.SetEdgeGroupPolicy(e.ctx, args.FlowID, p.Downstream, p.Policy); err != nil {
+			t.Fatal(err)
+		}
 	}
-	snap, err := e.b.DescribeFlow(e.ctx, d.flow)
+	snap, err := e.b.DescribeFlow(e.ctx, args.FlowID)
 	if err != nil || snap == nil {
 		t.Fatalf("DescribeFlow = %v, %v", snap, err)
 	}
 	rev := snap.GraphRevision
-	for _, edge := range d.edges {
+	for _, edge := range args.Edges {
 		st, err := e.b.StageDependencyEdge(e.ctx, backend.StageDependencyEdgeArgs{
-			FlowID: d.flow, EdgeID: edge.EdgeID, ExpectedGraphRevision: rev,
+			FlowID: args.FlowID, EdgeID: edge.EdgeID, ExpectedGraphRevision: rev, DependencyKind: edge.DependencyKind,
 			UpstreamExecutionID: edge.Upstream, DownstreamExecutionID: edge.Downstream, DataPassingRef: edge.DataPassingRef,
 		})
 		if err != nil {
@@ -84,46 +197,12 @@ func (d diamond) buildOneByOne(t *testing.T, e *execEnv) {
 		}
 		rev = st.NewGraphRevision
 		if _, err := e.b.ApplyDependencyToChild(e.ctx, backend.ApplyDependencyToChildArgs{
-			FlowID: d.flow, EdgeID: edge.EdgeID, DownstreamExecutionID: edge.Downstream,
+			FlowID: args.FlowID, EdgeID: edge.EdgeID, DownstreamExecutionID: edge.Downstream,
 		}); err != nil {
 			t.Fatal(err)
 		}
 	}
-}
-
-// TestBuildFlowSameAsOneByOne builds a diamond with BuildFlow on one
-// database and with the individual methods on another (same ids, same
-// fake clock): every row of every flow and execution table is the same.
-func TestBuildFlowSameAsOneByOne(t *testing.T) {
-	d := newDiamond("build-lane")
-	batch, single := newExecEnv(t), newExecEnv(t)
-
-	res, err := batch.b.BuildFlow(batch.ctx, d.args())
-	if err != nil {
-		t.Fatalf("BuildFlow: %v", err)
-	}
-	d.buildOneByOne(t, single)
-
-	snap, err := single.b.DescribeFlow(single.ctx, d.flow)
-	if err != nil || snap == nil {
-		t.Fatalf("DescribeFlow = %v, %v", snap, err)
-	}
-	want := backend.BuildFlowResult{
-		FlowID: d.flow, Kind: backend.CreateFlowCreated,
-		EdgeIDs:       []backend.EdgeID{d.ab, d.ac, d.bd, d.cd},
-		GraphRevision: snap.GraphRevision,
-	}
-	for _, id := range []backend.ExecutionID{d.a, d.b, d.c, d.d} {
-		want.Members = append(want.Members, backend.CreateExecutionResult{ExecutionID: id, Kind: backend.CreateExecutionCreated, PublicState: backend.PublicStateWaiting})
-	}
-	if diff := cmp.Diff(want, res); diff != "" {
-		t.Errorf("BuildFlow result (-want +got):\n%s", diff)
-	}
-	for _, table := range []string{"ff_flow_core", "ff_edge", "ff_edge_group", "ff_exec_core", "ff_lane_registry"} {
-		if diff := cmp.Diff(single.dumpTable(table), batch.dumpTable(table)); diff != "" {
-			t.Errorf("%s differs (-one by one +BuildFlow):\n%s", table, diff)
-		}
-	}
+	return members
 }
 
 // TestBuildFlowRuns works a built diamond: a first, then b and c, and d
