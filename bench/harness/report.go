@@ -193,7 +193,7 @@ func (r *Report) writeFFOnly(w io.Writer) {
 			}
 			fmt.Fprintf(w, "| %d | %d | %s | %s | %.2f |\n", s.Upstreams, s.Reps, s.Complete, goal, s.BuildSeconds)
 		}
-		fmt.Fprintln(w, "\nThe Complete call satisfies the quorum and cancels the other n−1 upstreams in the same transaction; with few reps p99 is the maximum.")
+		fmt.Fprintln(w, "\nThe Complete call satisfies the quorum and cancels the other n−1 upstreams in the same transaction; below 100 reps p99 is close to the maximum.")
 		fmt.Fprintln(w)
 	}
 }

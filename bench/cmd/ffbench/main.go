@@ -66,7 +66,7 @@ func main() {
 		s4Runners    = flag.Int("s4-runners", 4, "S4: concurrent flow runners")
 		s4BuildFlag  = flag.String("s4-build", "calls,buildflow", "S4: how flows are built, comma-separated: calls (one method call per member and edge), buildflow (one BuildFlow call)")
 		s6NFlag      = flag.String("s6-n", "10,100,1000", "S6: upstream counts, comma-separated")
-		s6Reps       = flag.Int("s6-reps", 15, "S6: repetitions per n (a fifth, at least 3, for n ≥ 1000)")
+		s6Reps       = flag.Int("s6-reps", 100, "S6: repetitions per n (a tenth, at least 3, for n ≥ 1000)")
 		sbN          = flag.Int("sb-n", 100_000, "SB: executions created through CreateExecutions")
 		sbBatch      = flag.Int("sb-batch", 1_000, "SB: executions per CreateExecutions call")
 		riverCool    = flag.Duration("river-fetch-cooldown", time.Millisecond, "River FetchCooldown (River's default is 100ms)")
@@ -250,7 +250,7 @@ func main() {
 		for _, n := range s6N {
 			reps := *s6Reps
 			if n >= 1000 {
-				reps = max(reps/5, 3)
+				reps = max(reps/10, 3)
 			}
 			var row harness.S6Row
 			row.Error = ffOnly(fmt.Sprintf("s6 n=%d", n), func(ctx context.Context) (string, error) {
