@@ -293,7 +293,7 @@ func (db *database) runBody(r *writeReq, q *dbgen.Queries) (done *writeTx, err e
 			r.err = kept.err
 			return w, nil
 		}
-		return nil, errTransportCtx(context.WithoutCancel(r.ctx), err)
+		return nil, errTransport(err)
 	}
 	return w, nil
 }
