@@ -375,25 +375,16 @@ func (r *resolver) skip(ctx context.Context, id string) error {
 // group's downstream other than the one whose resolution decided it
 // (staged edges count, applied or not; spec 03 §6.6) and queues each.
 func (r *resolver) cancelSiblings(ctx context.Context, g *group, firing, reason string) (int, error) {
-	ids, err := r.w.q.EdgeUpstreamsOf(ctx, dbgen.EdgeUpstreamsOfParams{
+	rows, err := r.w.q.EdgeUpstreamRows(ctx, dbgen.EdgeUpstreamRowsParams{
 		DownstreamExecutionID: g.DownstreamExecutionID, FlowID: g.FlowID,
 	})
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, id := range ids {
-		if id == firing {
-			continue
-		}
-		s, err := r.w.loadExec(ctx, id)
-		if isNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return n, err
-		}
-		if s.phase() == PhaseTerminal {
+	for _, row := range rows {
+		s := &exec{row.FfExecCore}
+		if s.ExecutionID == firing || s.phase() == PhaseTerminal {
 			continue
 		}
 		if err := r.w.endExecution(ctx, s, OutcomeCancelled, reason, "engine"); err != nil {

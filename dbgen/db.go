@@ -222,8 +222,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.edgeResolveStmt, err = db.PrepareContext(ctx, edgeResolve); err != nil {
 		return nil, fmt.Errorf("error preparing query EdgeResolve: %w", err)
 	}
-	if q.edgeUpstreamsOfStmt, err = db.PrepareContext(ctx, edgeUpstreamsOf); err != nil {
-		return nil, fmt.Errorf("error preparing query EdgeUpstreamsOf: %w", err)
+	if q.edgeUpstreamRowsStmt, err = db.PrepareContext(ctx, edgeUpstreamRows); err != nil {
+		return nil, fmt.Errorf("error preparing query EdgeUpstreamRows: %w", err)
 	}
 	if q.escalateSuspensionStmt, err = db.PrepareContext(ctx, escalateSuspension); err != nil {
 		return nil, fmt.Errorf("error preparing query EscalateSuspension: %w", err)
@@ -965,9 +965,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing edgeResolveStmt: %w", cerr)
 		}
 	}
-	if q.edgeUpstreamsOfStmt != nil {
-		if cerr := q.edgeUpstreamsOfStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing edgeUpstreamsOfStmt: %w", cerr)
+	if q.edgeUpstreamRowsStmt != nil {
+		if cerr := q.edgeUpstreamRowsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing edgeUpstreamRowsStmt: %w", cerr)
 		}
 	}
 	if q.escalateSuspensionStmt != nil {
@@ -1750,7 +1750,7 @@ type Queries struct {
 	edgeReachableStmt                       *sql.Stmt
 	edgeResetImpossibleIncomingStmt         *sql.Stmt
 	edgeResolveStmt                         *sql.Stmt
-	edgeUpstreamsOfStmt                     *sql.Stmt
+	edgeUpstreamRowsStmt                    *sql.Stmt
 	escalateSuspensionStmt                  *sql.Stmt
 	execAddBudgetStmt                       *sql.Stmt
 	execBreachedBudgetStmt                  *sql.Stmt
@@ -1958,7 +1958,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		edgeReachableStmt:                       q.edgeReachableStmt,
 		edgeResetImpossibleIncomingStmt:         q.edgeResetImpossibleIncomingStmt,
 		edgeResolveStmt:                         q.edgeResolveStmt,
-		edgeUpstreamsOfStmt:                     q.edgeUpstreamsOfStmt,
+		edgeUpstreamRowsStmt:                    q.edgeUpstreamRowsStmt,
 		escalateSuspensionStmt:                  q.escalateSuspensionStmt,
 		execAddBudgetStmt:                       q.execAddBudgetStmt,
 		execBreachedBudgetStmt:                  q.execBreachedBudgetStmt,

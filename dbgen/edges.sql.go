@@ -671,31 +671,86 @@ func (q *Queries) EdgeResolve(ctx context.Context, arg EdgeResolveParams) (int64
 	return result.RowsAffected()
 }
 
-const edgeUpstreamsOf = `-- name: EdgeUpstreamsOf :many
-SELECT DISTINCT upstream_execution_id FROM ff_edge
-WHERE downstream_execution_id = ?1 AND flow_id = ?2
-ORDER BY upstream_execution_id
+const edgeUpstreamRows = `-- name: EdgeUpstreamRows :many
+SELECT e.execution_id, e.partition_key, e.flow_id, e.lane_id, e.namespace, e.execution_kind, e.creator_identity, e.payload, e.payload_encoding, e.tags, e.instance_tag, e.policy, e.priority, e.lifecycle_phase, e.ownership_state, e.eligibility_state, e.attempt_state, e.blocking_reason, e.terminal_outcome, e.public_state, e.blocking_detail, e.attempt_index, e.total_attempt_count, e.retry_count, e.replay_count, e.lease_reclaim_count, e.required_cap_count, e.delay_until_ms, e.deadline_at_ms, e.idempotency_key, e.idempotency_expires_at_ms, e.created_at_ms, e.last_mutation_at_ms, e.started_at_ms, e.terminal_at_ms, e.result, e.cancellation_reason, e.cancelled_by, e.last_failure_message, e.failure_category, e.progress_pct, e.progress_message, e.quota_policy_id, e.budget_count, e.attempt_timeout_ms, e.blocked_gate FROM ff_exec_core e
+WHERE e.execution_id IN (
+    SELECT ed.upstream_execution_id FROM ff_edge ed
+    WHERE ed.downstream_execution_id = ?1 AND ed.flow_id = ?2)
+ORDER BY e.execution_id
 `
 
-type EdgeUpstreamsOfParams struct {
+type EdgeUpstreamRowsParams struct {
 	DownstreamExecutionID string
 	FlowID                string
 }
 
-// Sibling cancel: the distinct upstreams of every edge into a downstream.
-func (q *Queries) EdgeUpstreamsOf(ctx context.Context, arg EdgeUpstreamsOfParams) ([]string, error) {
-	rows, err := q.query(ctx, q.edgeUpstreamsOfStmt, edgeUpstreamsOf, arg.DownstreamExecutionID, arg.FlowID)
+type EdgeUpstreamRowsRow struct {
+	FfExecCore FfExecCore
+}
+
+// Sibling cancel: the rows of the distinct upstreams of every edge into a
+// downstream, in id order, in one statement (an upstream whose row is gone
+// is left out).
+func (q *Queries) EdgeUpstreamRows(ctx context.Context, arg EdgeUpstreamRowsParams) ([]EdgeUpstreamRowsRow, error) {
+	rows, err := q.query(ctx, q.edgeUpstreamRowsStmt, edgeUpstreamRows, arg.DownstreamExecutionID, arg.FlowID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []string{}
+	items := []EdgeUpstreamRowsRow{}
 	for rows.Next() {
-		var upstream_execution_id string
-		if err := rows.Scan(&upstream_execution_id); err != nil {
+		var i EdgeUpstreamRowsRow
+		if err := rows.Scan(
+			&i.FfExecCore.ExecutionID,
+			&i.FfExecCore.PartitionKey,
+			&i.FfExecCore.FlowID,
+			&i.FfExecCore.LaneID,
+			&i.FfExecCore.Namespace,
+			&i.FfExecCore.ExecutionKind,
+			&i.FfExecCore.CreatorIdentity,
+			&i.FfExecCore.Payload,
+			&i.FfExecCore.PayloadEncoding,
+			&i.FfExecCore.Tags,
+			&i.FfExecCore.InstanceTag,
+			&i.FfExecCore.Policy,
+			&i.FfExecCore.Priority,
+			&i.FfExecCore.LifecyclePhase,
+			&i.FfExecCore.OwnershipState,
+			&i.FfExecCore.EligibilityState,
+			&i.FfExecCore.AttemptState,
+			&i.FfExecCore.BlockingReason,
+			&i.FfExecCore.TerminalOutcome,
+			&i.FfExecCore.PublicState,
+			&i.FfExecCore.BlockingDetail,
+			&i.FfExecCore.AttemptIndex,
+			&i.FfExecCore.TotalAttemptCount,
+			&i.FfExecCore.RetryCount,
+			&i.FfExecCore.ReplayCount,
+			&i.FfExecCore.LeaseReclaimCount,
+			&i.FfExecCore.RequiredCapCount,
+			&i.FfExecCore.DelayUntilMs,
+			&i.FfExecCore.DeadlineAtMs,
+			&i.FfExecCore.IdempotencyKey,
+			&i.FfExecCore.IdempotencyExpiresAtMs,
+			&i.FfExecCore.CreatedAtMs,
+			&i.FfExecCore.LastMutationAtMs,
+			&i.FfExecCore.StartedAtMs,
+			&i.FfExecCore.TerminalAtMs,
+			&i.FfExecCore.Result,
+			&i.FfExecCore.CancellationReason,
+			&i.FfExecCore.CancelledBy,
+			&i.FfExecCore.LastFailureMessage,
+			&i.FfExecCore.FailureCategory,
+			&i.FfExecCore.ProgressPct,
+			&i.FfExecCore.ProgressMessage,
+			&i.FfExecCore.QuotaPolicyID,
+			&i.FfExecCore.BudgetCount,
+			&i.FfExecCore.AttemptTimeoutMs,
+			&i.FfExecCore.BlockedGate,
+		); err != nil {
 			return nil, err
 		}
-		items = append(items, upstream_execution_id)
+		items = append(items, i)
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err

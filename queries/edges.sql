@@ -157,11 +157,15 @@ UPDATE ff_edge SET
     upstream_outcome = @upstream_outcome
 WHERE flow_id = @flow_id AND edge_id = @edge_id AND resolution_state = 'unsatisfied';
 
--- name: EdgeUpstreamsOf :many
--- Sibling cancel: the distinct upstreams of every edge into a downstream.
-SELECT DISTINCT upstream_execution_id FROM ff_edge
-WHERE downstream_execution_id = @downstream_execution_id AND flow_id = @flow_id
-ORDER BY upstream_execution_id;
+-- name: EdgeUpstreamRows :many
+-- Sibling cancel: the rows of the distinct upstreams of every edge into a
+-- downstream, in id order, in one statement (an upstream whose row is gone
+-- is left out).
+SELECT sqlc.embed(e) FROM ff_exec_core e
+WHERE e.execution_id IN (
+    SELECT ed.upstream_execution_id FROM ff_edge ed
+    WHERE ed.downstream_execution_id = @downstream_execution_id AND ed.flow_id = @flow_id)
+ORDER BY e.execution_id;
 
 -- name: PendingCancelGroupDelete :exec
 DELETE FROM ff_pending_cancel_groups
