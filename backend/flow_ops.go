@@ -214,7 +214,7 @@ type stagedEdge struct {
 	kind, ref    string
 }
 
-// stageEdge records e if the flow is at the expected graph revision and
+// stageEdge records se if the flow is at the expected graph revision and
 // returns the new revision.
 func (w *writeTx) stageEdge(ctx context.Context, se stagedEdge, expected int64) (uint64, error) {
 	flowID, edgeID, up, down := se.flowID, se.edgeID, se.up, se.down
@@ -236,16 +236,15 @@ func (w *writeTx) stageEdge(ctx context.Context, se stagedEdge, expected int64) 
 	if err != nil {
 		return 0, err
 	}
-	for _, id := range []string{up, down} {
-		if se.membersKnown {
-			break
-		}
-		e, err := w.loadExec(ctx, id)
-		if isNotFound(err) || (err == nil && e.FlowID.String != string(flowID)) {
-			return 0, errValidation(SubKindExecutionNotInFlow, "execution_not_in_flow")
-		}
-		if err != nil {
-			return 0, err
+	if !se.membersKnown {
+		for _, id := range []string{up, down} {
+			e, err := w.loadExec(ctx, id)
+			if isNotFound(err) || (err == nil && e.FlowID.String != string(flowID)) {
+				return 0, errValidation(SubKindExecutionNotInFlow, "execution_not_in_flow")
+			}
+			if err != nil {
+				return 0, err
+			}
 		}
 	}
 	// The new edge closes a cycle iff upstream is reachable from

@@ -218,7 +218,7 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 	txCtx := context.Background()
 	tx, err := db.writer.BeginTx(txCtx, nil)
 	if err != nil {
-		return failAll(errTransportCtx(txCtx, err))
+		return failAll(errTransport(err))
 	}
 	// Rolls back on every early return and on a panic, so the single
 	// writer connection is never left inside a transaction; a no-op after
@@ -239,12 +239,12 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 			continue
 		}
 		if _, err := tx.StmtContext(txCtx, db.ops.savepoint).ExecContext(txCtx); err != nil {
-			return failAll(errTransportCtx(txCtx, err))
+			return failAll(errTransport(err))
 		}
 		w, err := db.runBody(r, q)
 		if r.panicked != nil || err != nil {
 			if _, rerr := tx.StmtContext(txCtx, db.ops.rollbackTo).ExecContext(txCtx); rerr != nil {
-				return failAll(errTransportCtx(txCtx, rerr))
+				return failAll(errTransport(rerr))
 			}
 			if r.panicked == nil {
 				r.attempts++
@@ -259,11 +259,11 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 			done = append(done, w)
 		}
 		if _, err := tx.StmtContext(txCtx, db.ops.release).ExecContext(txCtx); err != nil {
-			return failAll(errTransportCtx(txCtx, err))
+			return failAll(errTransport(err))
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return failAll(errTransportCtx(txCtx, err))
+		return failAll(errTransport(err))
 	}
 	var wakes topicSet
 	for _, w := range done {
@@ -274,7 +274,7 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 	return retry, busy
 }
 
-// runBody runs r's body on q, uninterrupted (see runGroup). A body that
+// runBody runs r's body on q, uninterrupted (see write). A body that
 // succeeds, or keeps its writes and fails (keepAndFail), returns its
 // writeTx (wake-ups, registered lanes) with r.err set to its outcome; a
 // body to roll back returns its error with r.err unset; a panic is
