@@ -419,10 +419,12 @@ func TestExecutions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	// Three executions: a1 and a2 on lane "a" (a1 claimed), b1 on "b".
+	// a1 is claimed before a2 exists: executions created in the same
+	// millisecond are claimed in (random) id order.
 	a1 := e.create("a", map[string]string{"app.user": "42"})
+	h := e.claim("a", a1)
 	a2 := e.create("a", nil)
 	b1 := e.create("b", nil)
-	h := e.claim("a", a1)
 	want := map[backend.ExecutionID]listedExecution{
 		a1: {ExecutionID: string(a1), LaneID: "a", Namespace: "ns", PublicState: "active", Tags: map[string]string{"app.user": "42"}, TotalAttemptCount: 1},
 		a2: {ExecutionID: string(a2), LaneID: "a", Namespace: "ns", PublicState: "waiting", Tags: map[string]string{}},
