@@ -126,8 +126,6 @@ func (w *writeTx) trimExecution(ctx context.Context, id string, cutoff int64) (b
 		w.q.RetentionDeleteLedger,
 		w.q.RetentionDeleteQuotaWindow,
 		w.q.RetentionDeleteQuotaAdmitted,
-		w.q.RetentionDeleteEdgesFrom,
-		w.q.RetentionDeleteEdgesTo,
 		w.q.RetentionDeleteBacklogMember,
 	} {
 		if err := del(ctx, id); err != nil {
@@ -135,6 +133,12 @@ func (w *writeTx) trimExecution(ctx context.Context, id string, cutoff int64) (b
 		}
 	}
 	if f := cur.FlowID; f.Valid {
+		if err := w.q.RetentionDeleteMemberEdgesFrom(ctx, dbgen.RetentionDeleteMemberEdgesFromParams{FlowID: f.String, ExecutionID: id}); err != nil {
+			return false, err
+		}
+		if err := w.q.RetentionDeleteMemberEdgesTo(ctx, dbgen.RetentionDeleteMemberEdgesToParams{FlowID: f.String, ExecutionID: id}); err != nil {
+			return false, err
+		}
 		if err := w.q.RetentionDeleteMemberGroup(ctx, dbgen.RetentionDeleteMemberGroupParams{FlowID: f.String, ExecutionID: id}); err != nil {
 			return false, err
 		}

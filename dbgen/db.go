@@ -483,12 +483,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.retentionDeleteCapabilitiesStmt, err = db.PrepareContext(ctx, retentionDeleteCapabilities); err != nil {
 		return nil, fmt.Errorf("error preparing query RetentionDeleteCapabilities: %w", err)
 	}
-	if q.retentionDeleteEdgesFromStmt, err = db.PrepareContext(ctx, retentionDeleteEdgesFrom); err != nil {
-		return nil, fmt.Errorf("error preparing query RetentionDeleteEdgesFrom: %w", err)
-	}
-	if q.retentionDeleteEdgesToStmt, err = db.PrepareContext(ctx, retentionDeleteEdgesTo); err != nil {
-		return nil, fmt.Errorf("error preparing query RetentionDeleteEdgesTo: %w", err)
-	}
 	if q.retentionDeleteExecStmt, err = db.PrepareContext(ctx, retentionDeleteExec); err != nil {
 		return nil, fmt.Errorf("error preparing query RetentionDeleteExec: %w", err)
 	}
@@ -521,6 +515,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.retentionDeleteMemberCancelDispatchStmt, err = db.PrepareContext(ctx, retentionDeleteMemberCancelDispatch); err != nil {
 		return nil, fmt.Errorf("error preparing query RetentionDeleteMemberCancelDispatch: %w", err)
+	}
+	if q.retentionDeleteMemberEdgesFromStmt, err = db.PrepareContext(ctx, retentionDeleteMemberEdgesFrom); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteMemberEdgesFrom: %w", err)
+	}
+	if q.retentionDeleteMemberEdgesToStmt, err = db.PrepareContext(ctx, retentionDeleteMemberEdgesTo); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeleteMemberEdgesTo: %w", err)
 	}
 	if q.retentionDeleteMemberGroupStmt, err = db.PrepareContext(ctx, retentionDeleteMemberGroup); err != nil {
 		return nil, fmt.Errorf("error preparing query RetentionDeleteMemberGroup: %w", err)
@@ -1400,16 +1400,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing retentionDeleteCapabilitiesStmt: %w", cerr)
 		}
 	}
-	if q.retentionDeleteEdgesFromStmt != nil {
-		if cerr := q.retentionDeleteEdgesFromStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing retentionDeleteEdgesFromStmt: %w", cerr)
-		}
-	}
-	if q.retentionDeleteEdgesToStmt != nil {
-		if cerr := q.retentionDeleteEdgesToStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing retentionDeleteEdgesToStmt: %w", cerr)
-		}
-	}
 	if q.retentionDeleteExecStmt != nil {
 		if cerr := q.retentionDeleteExecStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing retentionDeleteExecStmt: %w", cerr)
@@ -1463,6 +1453,16 @@ func (q *Queries) Close() error {
 	if q.retentionDeleteMemberCancelDispatchStmt != nil {
 		if cerr := q.retentionDeleteMemberCancelDispatchStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing retentionDeleteMemberCancelDispatchStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteMemberEdgesFromStmt != nil {
+		if cerr := q.retentionDeleteMemberEdgesFromStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteMemberEdgesFromStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeleteMemberEdgesToStmt != nil {
+		if cerr := q.retentionDeleteMemberEdgesToStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeleteMemberEdgesToStmt: %w", cerr)
 		}
 	}
 	if q.retentionDeleteMemberGroupStmt != nil {
@@ -1837,8 +1837,6 @@ type Queries struct {
 	retentionDeleteAttemptsStmt             *sql.Stmt
 	retentionDeleteBacklogMemberStmt        *sql.Stmt
 	retentionDeleteCapabilitiesStmt         *sql.Stmt
-	retentionDeleteEdgesFromStmt            *sql.Stmt
-	retentionDeleteEdgesToStmt              *sql.Stmt
 	retentionDeleteExecStmt                 *sql.Stmt
 	retentionDeleteExecBudgetsStmt          *sql.Stmt
 	retentionDeleteFlowStmt                 *sql.Stmt
@@ -1850,6 +1848,8 @@ type Queries struct {
 	retentionDeleteGrantsStmt               *sql.Stmt
 	retentionDeleteLedgerStmt               *sql.Stmt
 	retentionDeleteMemberCancelDispatchStmt *sql.Stmt
+	retentionDeleteMemberEdgesFromStmt      *sql.Stmt
+	retentionDeleteMemberEdgesToStmt        *sql.Stmt
 	retentionDeleteMemberGroupStmt          *sql.Stmt
 	retentionDeleteMemberPendingCancelStmt  *sql.Stmt
 	retentionDeleteOperatorEventsStmt       *sql.Stmt
@@ -2045,8 +2045,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		retentionDeleteAttemptsStmt:             q.retentionDeleteAttemptsStmt,
 		retentionDeleteBacklogMemberStmt:        q.retentionDeleteBacklogMemberStmt,
 		retentionDeleteCapabilitiesStmt:         q.retentionDeleteCapabilitiesStmt,
-		retentionDeleteEdgesFromStmt:            q.retentionDeleteEdgesFromStmt,
-		retentionDeleteEdgesToStmt:              q.retentionDeleteEdgesToStmt,
 		retentionDeleteExecStmt:                 q.retentionDeleteExecStmt,
 		retentionDeleteExecBudgetsStmt:          q.retentionDeleteExecBudgetsStmt,
 		retentionDeleteFlowStmt:                 q.retentionDeleteFlowStmt,
@@ -2058,6 +2056,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		retentionDeleteGrantsStmt:               q.retentionDeleteGrantsStmt,
 		retentionDeleteLedgerStmt:               q.retentionDeleteLedgerStmt,
 		retentionDeleteMemberCancelDispatchStmt: q.retentionDeleteMemberCancelDispatchStmt,
+		retentionDeleteMemberEdgesFromStmt:      q.retentionDeleteMemberEdgesFromStmt,
+		retentionDeleteMemberEdgesToStmt:        q.retentionDeleteMemberEdgesToStmt,
 		retentionDeleteMemberGroupStmt:          q.retentionDeleteMemberGroupStmt,
 		retentionDeleteMemberPendingCancelStmt:  q.retentionDeleteMemberPendingCancelStmt,
 		retentionDeleteOperatorEventsStmt:       q.retentionDeleteOperatorEventsStmt,

@@ -24,6 +24,11 @@ type CancelDispatchDeleteGroupParams struct {
 // Dependency edges, inbound edge groups and the sibling-cancel bookkeeping
 // (spec 03 s.1.3-1.5, s.6). Edge rows are typed; groups are loaded whole,
 // changed in Go (where the fan-in policies live) and written back whole.
+// Queries by an edge's upstream or downstream name their index (INDEXED
+// BY): every ff_edge key leads with flow_id (migration 00009), and without
+// ANALYZE statistics the planner would rather scan the flow's primary-key
+// range, i.e. every edge of the flow, than use the adjacency index. With
+// INDEXED BY a plan that cannot use the index is an error, not a slow scan.
 func (q *Queries) CancelDispatchDeleteGroup(ctx context.Context, arg CancelDispatchDeleteGroupParams) error {
 	_, err := q.exec(ctx, q.cancelDispatchDeleteGroupStmt, cancelDispatchDeleteGroup, arg.FlowID, arg.DownstreamExecutionID)
 	return err
@@ -295,7 +300,7 @@ func (q *Queries) EdgeGroupSetPolicy(ctx context.Context, arg EdgeGroupSetPolicy
 
 const edgeHasIncoming = `-- name: EdgeHasIncoming :one
 SELECT CAST(EXISTS (
-    SELECT 1 FROM ff_edge
+    SELECT 1 FROM ff_edge INDEXED BY ff_edge_downstream_idx
     WHERE downstream_execution_id = ?1 AND flow_id = ?2
 ) AS INTEGER)
 `
@@ -389,7 +394,7 @@ func (q *Queries) EdgeInsertApplied(ctx context.Context, arg EdgeInsertAppliedPa
 }
 
 const edgeListIncoming = `-- name: EdgeListIncoming :many
-SELECT flow_id, edge_id, upstream_execution_id, downstream_execution_id, dependency_kind, satisfaction_condition, data_passing_ref, edge_state, resolution_state, upstream_outcome, created_by, created_at_ms, applied_at_ms, resolved_at_ms FROM ff_edge
+SELECT flow_id, edge_id, upstream_execution_id, downstream_execution_id, dependency_kind, satisfaction_condition, data_passing_ref, edge_state, resolution_state, upstream_outcome, created_by, created_at_ms, applied_at_ms, resolved_at_ms FROM ff_edge INDEXED BY ff_edge_downstream_idx
 WHERE downstream_execution_id = ?1 AND flow_id = ?2
 ORDER BY edge_id
 `
@@ -438,7 +443,7 @@ func (q *Queries) EdgeListIncoming(ctx context.Context, arg EdgeListIncomingPara
 }
 
 const edgeListOutgoing = `-- name: EdgeListOutgoing :many
-SELECT flow_id, edge_id, upstream_execution_id, downstream_execution_id, dependency_kind, satisfaction_condition, data_passing_ref, edge_state, resolution_state, upstream_outcome, created_by, created_at_ms, applied_at_ms, resolved_at_ms FROM ff_edge
+SELECT flow_id, edge_id, upstream_execution_id, downstream_execution_id, dependency_kind, satisfaction_condition, data_passing_ref, edge_state, resolution_state, upstream_outcome, created_by, created_at_ms, applied_at_ms, resolved_at_ms FROM ff_edge INDEXED BY ff_edge_upstream_idx
 WHERE upstream_execution_id = ?1 AND flow_id = ?2
 ORDER BY edge_id
 `
@@ -487,7 +492,7 @@ func (q *Queries) EdgeListOutgoing(ctx context.Context, arg EdgeListOutgoingPara
 }
 
 const edgeListUnresolvedOutgoing = `-- name: EdgeListUnresolvedOutgoing :many
-SELECT flow_id, edge_id, upstream_execution_id, downstream_execution_id, dependency_kind, satisfaction_condition, data_passing_ref, edge_state, resolution_state, upstream_outcome, created_by, created_at_ms, applied_at_ms, resolved_at_ms FROM ff_edge
+SELECT flow_id, edge_id, upstream_execution_id, downstream_execution_id, dependency_kind, satisfaction_condition, data_passing_ref, edge_state, resolution_state, upstream_outcome, created_by, created_at_ms, applied_at_ms, resolved_at_ms FROM ff_edge INDEXED BY ff_edge_upstream_idx
 WHERE upstream_execution_id = ?1 AND flow_id = ?2
   AND edge_state = 'applied' AND resolution_state = 'unsatisfied'
 ORDER BY edge_id
@@ -561,7 +566,7 @@ const edgeReachable = `-- name: EdgeReachable :one
 WITH RECURSIVE reach(node) AS (
     SELECT CAST(?2 AS TEXT)
     UNION
-    SELECT e.downstream_execution_id FROM ff_edge e
+    SELECT e.downstream_execution_id FROM ff_edge AS e INDEXED BY ff_edge_upstream_idx
     JOIN reach r ON e.upstream_execution_id = r.node
     WHERE e.flow_id = ?3
     LIMIT 1002
@@ -599,14 +604,16 @@ UPDATE ff_edge SET
     resolution_state = 'unsatisfied',
     resolved_at_ms   = NULL,
     upstream_outcome = NULL
-WHERE downstream_execution_id = ?1 AND flow_id = ?2
-  AND resolution_state = 'impossible'
+WHERE ff_edge.flow_id = ?1 AND ff_edge.edge_id IN (
+    SELECT d.edge_id FROM ff_edge AS d INDEXED BY ff_edge_downstream_idx
+    WHERE d.flow_id = ?1 AND d.downstream_execution_id = ?2
+      AND d.resolution_state = 'impossible')
 RETURNING edge_id, upstream_execution_id
 `
 
 type EdgeResetImpossibleIncomingParams struct {
-	DownstreamExecutionID string
 	FlowID                string
+	DownstreamExecutionID string
 }
 
 type EdgeResetImpossibleIncomingRow struct {
@@ -617,7 +624,7 @@ type EdgeResetImpossibleIncomingRow struct {
 // Replay of a skipped member: its inbound edges that resolved impossible
 // resolve again when their upstream next turns terminal (spec 03 s.6.9).
 func (q *Queries) EdgeResetImpossibleIncoming(ctx context.Context, arg EdgeResetImpossibleIncomingParams) ([]EdgeResetImpossibleIncomingRow, error) {
-	rows, err := q.query(ctx, q.edgeResetImpossibleIncomingStmt, edgeResetImpossibleIncoming, arg.DownstreamExecutionID, arg.FlowID)
+	rows, err := q.query(ctx, q.edgeResetImpossibleIncomingStmt, edgeResetImpossibleIncoming, arg.FlowID, arg.DownstreamExecutionID)
 	if err != nil {
 		return nil, err
 	}
@@ -674,7 +681,7 @@ func (q *Queries) EdgeResolve(ctx context.Context, arg EdgeResolveParams) (int64
 const edgeUpstreamRows = `-- name: EdgeUpstreamRows :many
 SELECT e.execution_id, e.partition_key, e.flow_id, e.lane_id, e.namespace, e.execution_kind, e.creator_identity, e.payload, e.payload_encoding, e.tags, e.instance_tag, e.policy, e.priority, e.lifecycle_phase, e.ownership_state, e.eligibility_state, e.attempt_state, e.blocking_reason, e.terminal_outcome, e.public_state, e.blocking_detail, e.attempt_index, e.total_attempt_count, e.retry_count, e.replay_count, e.lease_reclaim_count, e.required_cap_count, e.delay_until_ms, e.deadline_at_ms, e.idempotency_key, e.idempotency_expires_at_ms, e.created_at_ms, e.last_mutation_at_ms, e.started_at_ms, e.terminal_at_ms, e.result, e.cancellation_reason, e.cancelled_by, e.last_failure_message, e.failure_category, e.progress_pct, e.progress_message, e.quota_policy_id, e.budget_count, e.attempt_timeout_ms, e.blocked_gate FROM ff_exec_core e
 WHERE e.execution_id IN (
-    SELECT ed.upstream_execution_id FROM ff_edge ed
+    SELECT ed.upstream_execution_id FROM ff_edge AS ed INDEXED BY ff_edge_downstream_idx
     WHERE ed.downstream_execution_id = ?1 AND ed.flow_id = ?2)
 ORDER BY e.execution_id
 `

@@ -100,24 +100,6 @@ func (q *Queries) RetentionDeleteCapabilities(ctx context.Context, executionID s
 	return err
 }
 
-const retentionDeleteEdgesFrom = `-- name: RetentionDeleteEdgesFrom :exec
-DELETE FROM ff_edge WHERE upstream_execution_id = ?1
-`
-
-func (q *Queries) RetentionDeleteEdgesFrom(ctx context.Context, executionID string) error {
-	_, err := q.exec(ctx, q.retentionDeleteEdgesFromStmt, retentionDeleteEdgesFrom, executionID)
-	return err
-}
-
-const retentionDeleteEdgesTo = `-- name: RetentionDeleteEdgesTo :exec
-DELETE FROM ff_edge WHERE downstream_execution_id = ?1
-`
-
-func (q *Queries) RetentionDeleteEdgesTo(ctx context.Context, executionID string) error {
-	_, err := q.exec(ctx, q.retentionDeleteEdgesToStmt, retentionDeleteEdgesTo, executionID)
-	return err
-}
-
 const retentionDeleteExec = `-- name: RetentionDeleteExec :execrows
 DELETE FROM ff_exec_core WHERE execution_id = ?1
 `
@@ -223,6 +205,34 @@ type RetentionDeleteMemberCancelDispatchParams struct {
 
 func (q *Queries) RetentionDeleteMemberCancelDispatch(ctx context.Context, arg RetentionDeleteMemberCancelDispatchParams) error {
 	_, err := q.exec(ctx, q.retentionDeleteMemberCancelDispatchStmt, retentionDeleteMemberCancelDispatch, arg.FlowID, arg.ExecutionID)
+	return err
+}
+
+const retentionDeleteMemberEdgesFrom = `-- name: RetentionDeleteMemberEdgesFrom :exec
+DELETE FROM ff_edge INDEXED BY ff_edge_upstream_idx WHERE flow_id = ?1 AND upstream_execution_id = ?2
+`
+
+type RetentionDeleteMemberEdgesFromParams struct {
+	FlowID      string
+	ExecutionID string
+}
+
+func (q *Queries) RetentionDeleteMemberEdgesFrom(ctx context.Context, arg RetentionDeleteMemberEdgesFromParams) error {
+	_, err := q.exec(ctx, q.retentionDeleteMemberEdgesFromStmt, retentionDeleteMemberEdgesFrom, arg.FlowID, arg.ExecutionID)
+	return err
+}
+
+const retentionDeleteMemberEdgesTo = `-- name: RetentionDeleteMemberEdgesTo :exec
+DELETE FROM ff_edge INDEXED BY ff_edge_downstream_idx WHERE flow_id = ?1 AND downstream_execution_id = ?2
+`
+
+type RetentionDeleteMemberEdgesToParams struct {
+	FlowID      string
+	ExecutionID string
+}
+
+func (q *Queries) RetentionDeleteMemberEdgesTo(ctx context.Context, arg RetentionDeleteMemberEdgesToParams) error {
+	_, err := q.exec(ctx, q.retentionDeleteMemberEdgesToStmt, retentionDeleteMemberEdgesTo, arg.FlowID, arg.ExecutionID)
 	return err
 }
 

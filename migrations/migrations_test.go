@@ -370,3 +370,101 @@ func minus(a, b []string) []string {
 func sorted(s []string) []string {
 	return append([]string{}, slices.Sorted(slices.Values(s))...)
 }
+
+// TestEdgeRekeyKeepsRows checks that 00009, which rebuilds ff_edge keyed by
+// flow, carries every stored edge over unchanged, both up and down.
+func TestEdgeRekeyKeepsRows(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	db, p := newProvider(t)
+	if _, err := p.UpTo(ctx, 8); err != nil {
+		t.Fatalf("up to 8: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO ff_edge (flow_id, edge_id, upstream_execution_id, downstream_execution_id,
+		dependency_kind, data_passing_ref, edge_state, resolution_state, upstream_outcome, created_by,
+		created_at_ms, applied_at_ms, resolved_at_ms) VALUES
+		('f1', 'e1', '{fp:0}:a', '{fp:0}:b', 'success_only', 'ref', 'applied', 'satisfied', 'success', 'engine', 1, 2, 3),
+		('f1', 'e2', '{fp:0}:b', '{fp:0}:c', 'custom', '', 'pending', 'unsatisfied', NULL, 'caller', 4, NULL, NULL),
+		('f2', 'e1', '{fp:0}:x', '{fp:0}:y', 'success_only', '', 'applied', 'impossible', 'failed', 'engine', 5, 6, 7)`); err != nil {
+		t.Fatalf("seed edges: %v", err)
+	}
+	want := edgeRows(ctx, t, db)
+
+	if _, err := p.UpByOne(ctx); err != nil {
+		t.Fatalf("up to 9: %v", err)
+	}
+	if diff := cmp.Diff(want, edgeRows(ctx, t, db)); diff != "" {
+		t.Errorf("edges after up (-want +got):\n%s", diff)
+	}
+	wantKeys := map[string][]string{
+		"ff_edge_upstream_idx":   {"flow_id", "upstream_execution_id", "edge_id"},
+		"ff_edge_downstream_idx": {"flow_id", "downstream_execution_id", "edge_id"},
+	}
+	for idx, cols := range wantKeys {
+		if diff := cmp.Diff(cols, indexColumns(ctx, t, db, idx)); diff != "" {
+			t.Errorf("%s columns (-want +got):\n%s", idx, diff)
+		}
+	}
+
+	if _, err := p.Down(ctx); err != nil {
+		t.Fatalf("down to 8: %v", err)
+	}
+	if diff := cmp.Diff(want, edgeRows(ctx, t, db)); diff != "" {
+		t.Errorf("edges after down (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"upstream_execution_id", "flow_id", "edge_id"}, indexColumns(ctx, t, db, "ff_edge_upstream_idx")); diff != "" {
+		t.Errorf("ff_edge_upstream_idx columns after down (-want +got):\n%s", diff)
+	}
+}
+
+// edgeRows renders every ff_edge row as text, in key order.
+func edgeRows(ctx context.Context, t *testing.T, db *sql.DB) []string {
+	t.Helper()
+
+	rows, err := db.QueryContext(ctx, `SELECT json_array(flow_id, edge_id, upstream_execution_id, downstream_execution_id,
+		dependency_kind, satisfaction_condition, data_passing_ref, edge_state, resolution_state, upstream_outcome,
+		created_by, created_at_ms, applied_at_ms, resolved_at_ms) FROM ff_edge ORDER BY flow_id, edge_id`)
+	if err != nil {
+		t.Fatalf("read edges: %v", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 3 {
+		t.Fatalf("read %d edges, want 3", len(out))
+	}
+	return out
+}
+
+// indexColumns returns the key columns of an index, in order.
+func indexColumns(ctx context.Context, t *testing.T, db *sql.DB, index string) []string {
+	t.Helper()
+
+	rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_index_info(?) ORDER BY seqno`, index)
+	if err != nil {
+		t.Fatalf("index_info %s: %v", index, err)
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, c)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return cols
+}

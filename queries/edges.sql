@@ -1,6 +1,11 @@
 -- Dependency edges, inbound edge groups and the sibling-cancel bookkeeping
 -- (spec 03 s.1.3-1.5, s.6). Edge rows are typed; groups are loaded whole,
 -- changed in Go (where the fan-in policies live) and written back whole.
+-- Queries by an edge's upstream or downstream name their index (INDEXED
+-- BY): every ff_edge key leads with flow_id (migration 00009), and without
+-- ANALYZE statistics the planner would rather scan the flow's primary-key
+-- range, i.e. every edge of the flow, than use the adjacency index. With
+-- INDEXED BY a plan that cannot use the index is an error, not a slow scan.
 
 -- name: CancelDispatchDeleteGroup :exec
 DELETE FROM ff_cancel_dispatch_outbox
@@ -67,7 +72,7 @@ ON CONFLICT (flow_id, downstream_execution_id) DO UPDATE SET
 -- SetEdgeGroupPolicy's ordering guard: any staged edge (applied or not)
 -- into the downstream fixes its policy.
 SELECT CAST(EXISTS (
-    SELECT 1 FROM ff_edge
+    SELECT 1 FROM ff_edge INDEXED BY ff_edge_downstream_idx
     WHERE downstream_execution_id = @downstream_execution_id AND flow_id = @flow_id
 ) AS INTEGER);
 
@@ -95,19 +100,19 @@ INSERT INTO ff_edge (
 );
 
 -- name: EdgeListIncoming :many
-SELECT * FROM ff_edge
+SELECT * FROM ff_edge INDEXED BY ff_edge_downstream_idx
 WHERE downstream_execution_id = @downstream_execution_id AND flow_id = @flow_id
 ORDER BY edge_id;
 
 -- name: EdgeListOutgoing :many
-SELECT * FROM ff_edge
+SELECT * FROM ff_edge INDEXED BY ff_edge_upstream_idx
 WHERE upstream_execution_id = @upstream_execution_id AND flow_id = @flow_id
 ORDER BY edge_id;
 
 -- name: EdgeListUnresolvedOutgoing :many
 -- Dependency resolution: applied edges of a terminal upstream that no
 -- outcome has resolved yet, in edge id order (spec 03 s.6.2).
-SELECT * FROM ff_edge
+SELECT * FROM ff_edge INDEXED BY ff_edge_upstream_idx
 WHERE upstream_execution_id = @upstream_execution_id AND flow_id = @flow_id
   AND edge_state = 'applied' AND resolution_state = 'unsatisfied'
 ORDER BY edge_id;
@@ -128,7 +133,7 @@ WHERE flow_id = @flow_id AND edge_id = @edge_id;
 WITH RECURSIVE reach(node) AS (
     SELECT CAST(@start AS TEXT)
     UNION
-    SELECT e.downstream_execution_id FROM ff_edge e
+    SELECT e.downstream_execution_id FROM ff_edge AS e INDEXED BY ff_edge_upstream_idx
     JOIN reach r ON e.upstream_execution_id = r.node
     WHERE e.flow_id = @flow_id
     LIMIT 1002
@@ -144,8 +149,10 @@ UPDATE ff_edge SET
     resolution_state = 'unsatisfied',
     resolved_at_ms   = NULL,
     upstream_outcome = NULL
-WHERE downstream_execution_id = @downstream_execution_id AND flow_id = @flow_id
-  AND resolution_state = 'impossible'
+WHERE ff_edge.flow_id = @flow_id AND ff_edge.edge_id IN (
+    SELECT d.edge_id FROM ff_edge AS d INDEXED BY ff_edge_downstream_idx
+    WHERE d.flow_id = @flow_id AND d.downstream_execution_id = @downstream_execution_id
+      AND d.resolution_state = 'impossible')
 RETURNING edge_id, upstream_execution_id;
 
 -- name: EdgeResolve :execrows
@@ -163,7 +170,7 @@ WHERE flow_id = @flow_id AND edge_id = @edge_id AND resolution_state = 'unsatisf
 -- is left out).
 SELECT sqlc.embed(e) FROM ff_exec_core e
 WHERE e.execution_id IN (
-    SELECT ed.upstream_execution_id FROM ff_edge ed
+    SELECT ed.upstream_execution_id FROM ff_edge AS ed INDEXED BY ff_edge_downstream_idx
     WHERE ed.downstream_execution_id = @downstream_execution_id AND ed.flow_id = @flow_id)
 ORDER BY e.execution_id;
 

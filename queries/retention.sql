@@ -27,12 +27,6 @@ DELETE FROM ff_cancel_backlog_member WHERE execution_id = @execution_id;
 -- name: RetentionDeleteCapabilities :exec
 DELETE FROM ff_execution_capabilities WHERE execution_id = @execution_id;
 
--- name: RetentionDeleteEdgesFrom :exec
-DELETE FROM ff_edge WHERE upstream_execution_id = @execution_id;
-
--- name: RetentionDeleteEdgesTo :exec
-DELETE FROM ff_edge WHERE downstream_execution_id = @execution_id;
-
 -- name: RetentionDeleteExec :execrows
 DELETE FROM ff_exec_core WHERE execution_id = @execution_id;
 
@@ -66,6 +60,12 @@ DELETE FROM ff_budget_usage_by_exec WHERE execution_id = @execution_id;
 -- name: RetentionDeleteMemberCancelDispatch :exec
 DELETE FROM ff_cancel_dispatch_outbox
 WHERE flow_id = @flow_id AND (downstream_execution_id = @execution_id OR target_execution_id = @execution_id);
+
+-- name: RetentionDeleteMemberEdgesFrom :exec
+DELETE FROM ff_edge INDEXED BY ff_edge_upstream_idx WHERE flow_id = @flow_id AND upstream_execution_id = @execution_id;
+
+-- name: RetentionDeleteMemberEdgesTo :exec
+DELETE FROM ff_edge INDEXED BY ff_edge_downstream_idx WHERE flow_id = @flow_id AND downstream_execution_id = @execution_id;
 
 -- name: RetentionDeleteMemberGroup :exec
 -- A flow member's inbound group (the flow's remaining rows go with its
