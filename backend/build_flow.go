@@ -2,6 +2,8 @@ package backend
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/flowfabric/ffsqlite/dbgen"
@@ -99,6 +101,29 @@ type buildFlowPlan struct {
 	// simpleEdges: the edge ids are distinct and the edges make no cycle,
 	// so staging them one by one could not fail (see buildFresh).
 	simpleEdges bool
+	// placeable: simpleEdges, and the member ids are distinct and carry
+	// no idempotency key, so the members are new exactly when none of
+	// their ids exists yet; then they are inserted already placed in the
+	// flow (placed).
+	placeable bool
+}
+
+// placed returns the member plans with their flow placement: the flow and
+// the inbound edges that gate them.
+func (p buildFlowPlan) placed() []createPlan {
+	inbound := make(map[string]*flowPlacement, len(p.members))
+	plans := make([]createPlan, len(p.members))
+	for i, m := range p.members {
+		m.flow = &flowPlacement{flowID: p.flow.FlowID}
+		inbound[string(m.args.ExecutionID)] = m.flow
+		plans[i] = m
+	}
+	for _, e := range p.edges {
+		in := inbound[e.down]
+		in.inbound++
+		in.lastEdge = string(e.edgeID)
+	}
+	return plans
 }
 
 // memberPolicy is a validated BuildFlowPolicy.
@@ -120,6 +145,7 @@ func planBuildFlow(args BuildFlowArgs) (buildFlowPlan, error) {
 	}
 	member := make(map[ExecutionID]bool, len(args.Members))
 	p.members = make([]createPlan, len(args.Members))
+	keyless := true
 	for i, m := range args.Members {
 		if p.members[i], err = planCreate(m); err != nil {
 			return buildFlowPlan{}, atIndex("members", i, err)
@@ -128,6 +154,7 @@ func planBuildFlow(args BuildFlowArgs) (buildFlowPlan, error) {
 			return buildFlowPlan{}, atIndex("members", i, errPartitionMismatch())
 		}
 		member[m.ExecutionID] = true
+		keyless = keyless && m.IdempotencyKey == ""
 	}
 	isMember := func(id ExecutionID) error {
 		if err := parseMemberID(id); err != nil {
@@ -158,6 +185,7 @@ func planBuildFlow(args BuildFlowArgs) (buildFlowPlan, error) {
 		p.edges[i] = se
 	}
 	p.simpleEdges = distinctAcyclic(p.edges)
+	p.placeable = p.simpleEdges && keyless && len(member) == len(args.Members)
 	return p, nil
 }
 
@@ -237,16 +265,29 @@ func (w *writeTx) buildFlow(ctx context.Context, p buildFlowPlan) (BuildFlowResu
 		return out, err
 	}
 	out.Kind = kind
-	if out.Members, err = w.insertExecutions(ctx, p.members); err != nil {
+	members, placed := p.members, false
+	if p.placeable {
+		if placed, err = w.allNew(ctx, p.members); err != nil {
+			return BuildFlowResult{}, err
+		}
+		if placed {
+			members = p.placed()
+		}
+	}
+	if out.Members, err = w.insertExecutions(ctx, members); err != nil {
 		return BuildFlowResult{}, err
 	}
 	fresh := true
 	for _, res := range out.Members {
 		fresh = fresh && res.Kind == CreateExecutionCreated
 	}
-	if fresh && p.simpleEdges {
-		err = w.buildFresh(ctx, p)
-	} else {
+	switch {
+	case fresh && p.simpleEdges:
+		err = w.buildFresh(ctx, p, placed)
+	case placed:
+		// allNew said no member existed, in this same transaction.
+		err = errors.New("build_flow: a member placed in the flow was not created")
+	default:
 		err = w.buildStepwise(ctx, p, out.Members)
 	}
 	if err != nil {
@@ -319,19 +360,23 @@ func (w *writeTx) buildStepwise(ctx context.Context, p buildFlowPlan, members []
 // edges make no cycle (planBuildFlow checked). Edges are written applied,
 // each downstream's group and gate are written once with their final
 // values, and the flow's counters move once.
-func (w *writeTx) buildFresh(ctx context.Context, p buildFlowPlan) error {
+func (w *writeTx) buildFresh(ctx context.Context, p buildFlowPlan, placed bool) error {
 	flowID := p.flow.FlowID
-	for _, m := range p.members {
-		if err := w.q.SetExecutionFlow(ctx, dbgen.SetExecutionFlowParams{
-			FlowID: nullString(string(flowID)), NowMs: w.now, ExecutionID: string(m.args.ExecutionID),
-		}); err != nil {
-			return err
+	if !placed {
+		for _, m := range p.members {
+			if err := w.q.SetExecutionFlow(ctx, dbgen.SetExecutionFlowParams{
+				FlowID: nullString(string(flowID)), NowMs: w.now, ExecutionID: string(m.args.ExecutionID),
+			}); err != nil {
+				return err
+			}
 		}
 	}
+	withPolicy := make(map[string]bool, len(p.policies))
 	for i, mp := range p.policies {
 		if _, err := w.setGroupPolicy(ctx, flowID, mp.down, mp.gp); err != nil {
 			return atIndex("policies", i, err)
 		}
+		withPolicy[string(mp.down)] = true
 	}
 	type inbound struct {
 		edges    int64
@@ -357,13 +402,20 @@ func (w *writeTx) buildFresh(ctx context.Context, p buildFlowPlan) error {
 	}
 	for _, down := range order {
 		in := groups[down]
-		g, _, err := w.loadGroup(ctx, string(flowID), down)
-		if err != nil {
-			return err
+		// Only a policy has written a group row yet.
+		g := newGroup(string(flowID), down)
+		if withPolicy[down] {
+			var err error
+			if g, _, err = w.loadGroup(ctx, string(flowID), down); err != nil {
+				return err
+			}
 		}
 		g.RunningCount += in.edges
 		if err := w.saveGroup(ctx, g); err != nil {
 			return err
+		}
+		if placed {
+			continue // inserted gated (flowPlacement)
 		}
 		if err := w.gateChild(ctx, down, g.RunningCount, in.lastEdge); err != nil {
 			return err
@@ -372,4 +424,18 @@ func (w *writeTx) buildFresh(ctx context.Context, p buildFlowPlan) error {
 	return w.q.FlowGrow(ctx, dbgen.FlowGrowParams{
 		Nodes: int64(len(p.members)), Edges: int64(len(p.edges)), NowMs: w.now, FlowID: string(flowID),
 	})
+}
+
+// allNew reports whether none of the plans' execution ids exists yet.
+func (w *writeTx) allNew(ctx context.Context, plans []createPlan) (bool, error) {
+	ids := make([]string, len(plans))
+	for i := range plans {
+		ids[i] = string(plans[i].args.ExecutionID)
+	}
+	raw, err := json.Marshal(ids)
+	if err != nil {
+		return false, err
+	}
+	taken, err := w.q.AnyExecutionExists(ctx, string(raw))
+	return taken == 0, err
 }

@@ -131,6 +131,42 @@ type createPlan struct {
 	caps        []string // required capabilities, sorted and deduplicated
 	payload     []byte
 	gates       execGates
+	// flow, when set, places the new execution in a flow as it is
+	// inserted (BuildFlow; see flowPlacement).
+	flow *flowPlacement
+}
+
+// flowPlacement is BuildFlow writing a new member's row in its final form:
+// in its flow and gated on its inbound edges, the row that creation
+// followed by AddExecutionToFlow and ApplyDependencyToChild leave.
+type flowPlacement struct {
+	flowID   FlowID
+	inbound  int64  // applied edges into the member
+	lastEdge string // the last of them, named in the blocking detail
+}
+
+// placedRow is what a new row stores beyond its initial state vector.
+type placedRow struct {
+	flowID       sql.NullString
+	publicState  PublicState
+	lastMutation int64
+}
+
+// place applies p's flow placement, if any, to e, a new execution's
+// initial state that creation reports as created. The placement's writes
+// are stamped with the transaction's time, as the flow calls' would be.
+func (w *writeTx) place(p *createPlan, e *exec, created PublicState, createdAt int64) placedRow {
+	if p.flow == nil {
+		return placedRow{publicState: created, lastMutation: createdAt}
+	}
+	if p.flow.inbound > 0 {
+		e.blockOnDependencies(p.flow.inbound, p.flow.lastEdge)
+	}
+	return placedRow{
+		flowID:       nullString(string(p.flow.flowID)),
+		publicState:  derivePublicState(e.phase(), e.eligibility(), OutcomeNone, created),
+		lastMutation: w.now,
+	}
 }
 
 // planCreate is CreateExecution's validation (spec 02 section 2); it
@@ -248,20 +284,23 @@ func (p *createPlan) plain() bool {
 func (w *writeTx) insertPlainRun(ctx context.Context, plans []createPlan, results []CreateExecutionResult) error {
 	rows := make([][]any, len(plans))
 	states := make([]PublicState, len(plans))
+	stored := make([]PublicState, len(plans))
 	for i := range plans {
 		p := &plans[i]
 		e, delayUntil := w.initialState(p)
 		states[i] = derivePublicState(e.phase(), e.eligibility(), OutcomeNone, "")
 		createdAt := w.callerNow(p.args.Now)
+		placed := w.place(p, e, states[i], createdAt)
+		stored[i] = placed.publicState
 		rows[i] = []any{
 			string(p.args.ExecutionID), p.partition, string(p.args.LaneID), string(p.args.Namespace),
 			p.args.ExecutionKind, p.args.CreatorIdentity, hex.EncodeToString(p.payload),
 			jsonNull(nullString(p.args.PayloadEncoding)), p.tagsJSON, jsonNull(p.instanceTag),
 			jsonNull(p.policyJSON), clampPriority(p.args.Priority),
 			e.LifecyclePhase, e.OwnershipState, e.EligibilityState, e.AttemptState, e.BlockingReason,
-			string(OutcomeNone), string(states[i]), e.BlockingDetail, 0,
+			string(OutcomeNone), string(placed.publicState), e.BlockingDetail, 0,
 			jsonNull(delayUntil), jsonNull(nullMS(p.args.ExecutionDeadlineAt)),
-			createdAt, createdAt,
+			createdAt, placed.lastMutation, jsonNull(placed.flowID),
 		}
 	}
 	batch, err := json.Marshal(rows)
@@ -284,7 +323,7 @@ func (w *writeTx) insertPlainRun(ctx context.Context, plans []createPlan, result
 		}
 		delete(created, string(id)) // a later repeat in the run is a duplicate
 		results[i] = CreateExecutionResult{ExecutionID: id, Kind: CreateExecutionCreated, PublicState: states[i]}
-		if states[i] == PublicStateWaiting {
+		if stored[i] == PublicStateWaiting {
 			w.wake(topicClaimable)
 		}
 	}
@@ -340,6 +379,7 @@ func (w *writeTx) insertExecution(ctx context.Context, p *createPlan) (CreateExe
 
 	e, delayUntil := w.initialState(p)
 	state := derivePublicState(e.phase(), e.eligibility(), OutcomeNone, "")
+	placed := w.place(p, e, state, createdAt)
 	n, err := w.q.InsertExecution(ctx, dbgen.InsertExecutionParams{
 		ExecutionID:            string(args.ExecutionID),
 		PartitionKey:           p.partition,
@@ -359,7 +399,7 @@ func (w *writeTx) insertExecution(ctx context.Context, p *createPlan) (CreateExe
 		AttemptState:           e.AttemptState,
 		BlockingReason:         e.BlockingReason,
 		TerminalOutcome:        string(OutcomeNone),
-		PublicState:            string(state),
+		PublicState:            string(placed.publicState),
 		BlockingDetail:         e.BlockingDetail,
 		RequiredCapCount:       int64(len(p.caps)),
 		DelayUntilMs:           delayUntil,
@@ -367,7 +407,8 @@ func (w *writeTx) insertExecution(ctx context.Context, p *createPlan) (CreateExe
 		IdempotencyKey:         nullString(args.IdempotencyKey),
 		IdempotencyExpiresAtMs: idemExpires,
 		CreatedAtMs:            createdAt,
-		LastMutationAtMs:       createdAt,
+		LastMutationAtMs:       placed.lastMutation,
+		FlowID:                 placed.flowID,
 	})
 	if err != nil {
 		return CreateExecutionResult{}, err
@@ -383,7 +424,7 @@ func (w *writeTx) insertExecution(ctx context.Context, p *createPlan) (CreateExe
 	if err := w.storeGates(ctx, string(args.ExecutionID), p.gates); err != nil {
 		return CreateExecutionResult{}, err
 	}
-	if state == PublicStateWaiting {
+	if placed.publicState == PublicStateWaiting {
 		w.wake(topicClaimable)
 	}
 	return CreateExecutionResult{ExecutionID: args.ExecutionID, Kind: CreateExecutionCreated, PublicState: state}, nil

@@ -379,12 +379,22 @@ func (w *writeTx) gateChild(ctx context.Context, id string, running int64, edgeI
 	if err != nil {
 		return err
 	}
-	if d.phase() != PhaseRunnable && d.phase() != PhaseSubmitted {
+	if !d.blockOnDependencies(running, edgeID) {
 		return nil
 	}
-	d.setState(d.phase(), d.ownership(), EligibilityBlockedByDependencies, d.attemptState(), BlockingWaitingForChildren)
-	d.BlockingDetail = itoa(running) + " dep(s) unresolved incl " + edgeID
 	return w.saveExec(ctx, d)
+}
+
+// blockOnDependencies makes a queued execution wait for running unresolved
+// inbound edges, the last applied being edgeID, and reports whether it
+// did (an execution past the queue is left as it is).
+func (e *exec) blockOnDependencies(running int64, edgeID string) bool {
+	if e.phase() != PhaseRunnable && e.phase() != PhaseSubmitted {
+		return false
+	}
+	e.setState(e.phase(), e.ownership(), EligibilityBlockedByDependencies, e.attemptState(), BlockingWaitingForChildren)
+	e.BlockingDetail = itoa(running) + " dep(s) unresolved incl " + edgeID
+	return true
 }
 
 // groupPolicyColumns validates a policy and returns its stored form

@@ -157,16 +157,22 @@ type group struct {
 func (w *writeTx) loadGroup(ctx context.Context, flowID, downstream string) (*group, bool, error) {
 	row, err := w.q.EdgeGroupGet(ctx, dbgen.EdgeGroupGetParams{FlowID: flowID, DownstreamExecutionID: downstream})
 	if isNoRows(err) {
-		return &group{dbgen.FfEdgeGroup{
-			FlowID: flowID, DownstreamExecutionID: downstream,
-			PolicyKind: string(EdgePolicyAllOf), OnSatisfied: string(OnSatisfiedCancelRemaining),
-			GroupState: groupPending,
-		}}, false, nil
+		return newGroup(flowID, downstream), false, nil
 	}
 	if err != nil {
 		return nil, false, err
 	}
 	return &group{row}, true, nil
+}
+
+// newGroup is a downstream's group before any row exists: all_of, pending,
+// no edges.
+func newGroup(flowID, downstream string) *group {
+	return &group{dbgen.FfEdgeGroup{
+		FlowID: flowID, DownstreamExecutionID: downstream,
+		PolicyKind: string(EdgePolicyAllOf), OnSatisfied: string(OnSatisfiedCancelRemaining),
+		GroupState: groupPending,
+	}}
 }
 
 func (w *writeTx) saveGroup(ctx context.Context, g *group) error {

@@ -30,6 +30,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adoptBufferedSignalsStmt, err = db.PrepareContext(ctx, adoptBufferedSignals); err != nil {
 		return nil, fmt.Errorf("error preparing query AdoptBufferedSignals: %w", err)
 	}
+	if q.anyExecutionExistsStmt, err = db.PrepareContext(ctx, anyExecutionExists); err != nil {
+		return nil, fmt.Errorf("error preparing query AnyExecutionExists: %w", err)
+	}
 	if q.attemptTimeoutsDueStmt, err = db.PrepareContext(ctx, attemptTimeoutsDue); err != nil {
 		return nil, fmt.Errorf("error preparing query AttemptTimeoutsDue: %w", err)
 	}
@@ -643,6 +646,11 @@ func (q *Queries) Close() error {
 	if q.adoptBufferedSignalsStmt != nil {
 		if cerr := q.adoptBufferedSignalsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adoptBufferedSignalsStmt: %w", cerr)
+		}
+	}
+	if q.anyExecutionExistsStmt != nil {
+		if cerr := q.anyExecutionExistsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing anyExecutionExistsStmt: %w", cerr)
 		}
 	}
 	if q.attemptTimeoutsDueStmt != nil {
@@ -1686,6 +1694,7 @@ type Queries struct {
 	tx                                      *sql.Tx
 	activateWaitpointStmt                   *sql.Stmt
 	adoptBufferedSignalsStmt                *sql.Stmt
+	anyExecutionExistsStmt                  *sql.Stmt
 	attemptTimeoutsDueStmt                  *sql.Stmt
 	budgetBlockedGatesStmt                  *sql.Stmt
 	budgetBlockedOnGateStmt                 *sql.Stmt
@@ -1894,6 +1903,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		tx:                                      tx,
 		activateWaitpointStmt:                   q.activateWaitpointStmt,
 		adoptBufferedSignalsStmt:                q.adoptBufferedSignalsStmt,
+		anyExecutionExistsStmt:                  q.anyExecutionExistsStmt,
 		attemptTimeoutsDueStmt:                  q.attemptTimeoutsDueStmt,
 		budgetBlockedGatesStmt:                  q.budgetBlockedGatesStmt,
 		budgetBlockedOnGateStmt:                 q.budgetBlockedOnGateStmt,

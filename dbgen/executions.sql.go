@@ -10,6 +10,21 @@ import (
 	"database/sql"
 )
 
+const anyExecutionExists = `-- name: AnyExecutionExists :one
+SELECT CAST(EXISTS (
+    SELECT 1 FROM ff_exec_core
+    WHERE execution_id IN (SELECT j.value FROM json_each(CAST(?1 AS TEXT)) AS j)
+) AS INTEGER)
+`
+
+// BuildFlow: whether any of @ids (a JSON array) names an execution.
+func (q *Queries) AnyExecutionExists(ctx context.Context, ids string) (int64, error) {
+	row := q.queryRow(ctx, q.anyExecutionExistsStmt, anyExecutionExists, ids)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const findByIdempotencyKey = `-- name: FindByIdempotencyKey :one
 SELECT execution_id FROM ff_exec_core
 WHERE partition_key = ?1
@@ -135,7 +150,7 @@ INSERT INTO ff_exec_core (
     lifecycle_phase, ownership_state, eligibility_state, attempt_state, blocking_reason,
     terminal_outcome, public_state, blocking_detail, required_cap_count,
     delay_until_ms, deadline_at_ms, idempotency_key, idempotency_expires_at_ms,
-    created_at_ms, last_mutation_at_ms
+    created_at_ms, last_mutation_at_ms, flow_id
 ) VALUES (
     ?1, ?2, ?3, ?4,
     ?5, ?6, ?7,
@@ -145,7 +160,7 @@ INSERT INTO ff_exec_core (
     ?18, ?19, ?20,
     ?21, ?22, ?23,
     ?24, ?25,
-    ?26, ?27
+    ?26, ?27, ?28
 )
 ON CONFLICT (execution_id) DO NOTHING
 `
@@ -178,6 +193,7 @@ type InsertExecutionParams struct {
 	IdempotencyExpiresAtMs sql.NullInt64
 	CreatedAtMs            int64
 	LastMutationAtMs       int64
+	FlowID                 sql.NullString
 }
 
 // Executions: the ff_exec_core row is loaded whole, changed in Go (where the
@@ -211,6 +227,7 @@ func (q *Queries) InsertExecution(ctx context.Context, arg InsertExecutionParams
 		arg.IdempotencyExpiresAtMs,
 		arg.CreatedAtMs,
 		arg.LastMutationAtMs,
+		arg.FlowID,
 	)
 	if err != nil {
 		return 0, err
@@ -225,7 +242,7 @@ INSERT INTO ff_exec_core (
     lifecycle_phase, ownership_state, eligibility_state, attempt_state, blocking_reason,
     terminal_outcome, public_state, blocking_detail, required_cap_count,
     delay_until_ms, deadline_at_ms, idempotency_key, idempotency_expires_at_ms,
-    created_at_ms, last_mutation_at_ms
+    created_at_ms, last_mutation_at_ms, flow_id
 )
 SELECT
     json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'),
@@ -236,7 +253,7 @@ SELECT
     json_extract(r.value, '$[15]'), json_extract(r.value, '$[16]'), json_extract(r.value, '$[17]'),
     json_extract(r.value, '$[18]'), json_extract(r.value, '$[19]'), json_extract(r.value, '$[20]'),
     json_extract(r.value, '$[21]'), json_extract(r.value, '$[22]'), NULL, NULL,
-    json_extract(r.value, '$[23]'), json_extract(r.value, '$[24]')
+    json_extract(r.value, '$[23]'), json_extract(r.value, '$[24]'), json_extract(r.value, '$[25]')
 FROM jsonb_each(CAST(?1 AS TEXT)) AS r
 WHERE true
 ORDER BY r.key
@@ -686,7 +703,8 @@ type SetExecutionFlowParams struct {
 	ExecutionID string
 }
 
-// AddExecutionToFlow: the one write of flow_id after creation.
+// AddExecutionToFlow: the one write of flow_id after creation (BuildFlow
+// may instead insert a new member with its flow_id).
 func (q *Queries) SetExecutionFlow(ctx context.Context, arg SetExecutionFlowParams) error {
 	_, err := q.exec(ctx, q.setExecutionFlowStmt, setExecutionFlow, arg.FlowID, arg.NowMs, arg.ExecutionID)
 	return err

@@ -8,7 +8,7 @@ INSERT INTO ff_exec_core (
     lifecycle_phase, ownership_state, eligibility_state, attempt_state, blocking_reason,
     terminal_outcome, public_state, blocking_detail, required_cap_count,
     delay_until_ms, deadline_at_ms, idempotency_key, idempotency_expires_at_ms,
-    created_at_ms, last_mutation_at_ms
+    created_at_ms, last_mutation_at_ms, flow_id
 ) VALUES (
     sqlc.arg(execution_id), sqlc.arg(partition_key), sqlc.arg(lane_id), sqlc.arg(namespace),
     sqlc.arg(execution_kind), sqlc.arg(creator_identity), sqlc.arg(payload),
@@ -18,7 +18,7 @@ INSERT INTO ff_exec_core (
     sqlc.arg(terminal_outcome), sqlc.arg(public_state), sqlc.arg(blocking_detail),
     sqlc.arg(required_cap_count), sqlc.narg(delay_until_ms), sqlc.narg(deadline_at_ms),
     sqlc.narg(idempotency_key), sqlc.narg(idempotency_expires_at_ms),
-    sqlc.arg(created_at_ms), sqlc.arg(last_mutation_at_ms)
+    sqlc.arg(created_at_ms), sqlc.arg(last_mutation_at_ms), sqlc.narg(flow_id)
 )
 ON CONFLICT (execution_id) DO NOTHING;
 
@@ -34,7 +34,7 @@ INSERT INTO ff_exec_core (
     lifecycle_phase, ownership_state, eligibility_state, attempt_state, blocking_reason,
     terminal_outcome, public_state, blocking_detail, required_cap_count,
     delay_until_ms, deadline_at_ms, idempotency_key, idempotency_expires_at_ms,
-    created_at_ms, last_mutation_at_ms
+    created_at_ms, last_mutation_at_ms, flow_id
 )
 SELECT
     json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'),
@@ -45,12 +45,19 @@ SELECT
     json_extract(r.value, '$[15]'), json_extract(r.value, '$[16]'), json_extract(r.value, '$[17]'),
     json_extract(r.value, '$[18]'), json_extract(r.value, '$[19]'), json_extract(r.value, '$[20]'),
     json_extract(r.value, '$[21]'), json_extract(r.value, '$[22]'), NULL, NULL,
-    json_extract(r.value, '$[23]'), json_extract(r.value, '$[24]')
+    json_extract(r.value, '$[23]'), json_extract(r.value, '$[24]'), json_extract(r.value, '$[25]')
 FROM jsonb_each(CAST(sqlc.arg(batch) AS TEXT)) AS r
 WHERE true
 ORDER BY r.key
 ON CONFLICT (execution_id) DO NOTHING
 RETURNING execution_id;
+
+-- name: AnyExecutionExists :one
+-- BuildFlow: whether any of @ids (a JSON array) names an execution.
+SELECT CAST(EXISTS (
+    SELECT 1 FROM ff_exec_core
+    WHERE execution_id IN (SELECT j.value FROM json_each(CAST(sqlc.arg(ids) AS TEXT)) AS j)
+) AS INTEGER);
 
 -- name: GetExecution :one
 SELECT * FROM ff_exec_core WHERE execution_id = ?;
@@ -95,7 +102,8 @@ UPDATE ff_exec_core SET
 WHERE execution_id = sqlc.arg(execution_id);
 
 -- name: SetExecutionFlow :exec
--- AddExecutionToFlow: the one write of flow_id after creation.
+-- AddExecutionToFlow: the one write of flow_id after creation (BuildFlow
+-- may instead insert a new member with its flow_id).
 UPDATE ff_exec_core SET flow_id = @flow_id, last_mutation_at_ms = @now_ms
 WHERE execution_id = @execution_id;
 

@@ -56,8 +56,10 @@ func (d diamond) args() backend.BuildFlowArgs {
 // TestBuildFlowSameAsOneByOne builds flows of several shapes with
 // BuildFlow on one database and with the individual methods on another
 // (same ids, same fake clock): every row of every flow and execution table
-// is the same. The shapes cover BuildFlow's fresh path (every member new)
-// and its stepwise path (a member that already existed).
+// is the same. The shapes cover BuildFlow's fresh path (every member new),
+// with members inserted already placed in the flow or placed after their
+// insert (idempotency keys), and its stepwise path (a member that already
+// existed).
 func TestBuildFlowSameAsOneByOne(t *testing.T) {
 	chain := func(n int, mod func(i int, a *backend.CreateExecutionArgs)) (backend.BuildFlowArgs, []backend.ExecutionID) {
 		args := backend.BuildFlowArgs{FlowID: backend.NewFlowID(), FlowKind: "chain", Namespace: "test"}
@@ -89,6 +91,9 @@ func TestBuildFlowSameAsOneByOne(t *testing.T) {
 				if i == 3 {
 					a.DelayUntil = time.Date(2199, 1, 1, 0, 0, 0, 0, time.UTC)
 				}
+				if i == 2 {
+					a.Now = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC) // dates its creation only
+				}
 			})
 			return args
 		}, nil},
@@ -111,6 +116,17 @@ func TestBuildFlowSameAsOneByOne(t *testing.T) {
 				{Downstream: join, Policy: backend.QuorumPolicy(2, backend.OnSatisfiedCancelRemaining)},
 				{Downstream: quiet, Policy: backend.AnyOfPolicy(backend.OnSatisfiedLetRun)},
 			}
+			return args
+		}, nil},
+		// Idempotency keys: every member is new, but only the insert can
+		// tell, so the rows are placed in the flow after it.
+		{"chain with idempotency keys and capabilities", func() backend.BuildFlowArgs {
+			args, _ := chain(3, func(i int, a *backend.CreateExecutionArgs) {
+				a.IdempotencyKey = fmt.Sprint("key-", i, "-", a.ExecutionID)
+				if i == 1 {
+					a.Policy = &backend.ExecutionPolicy{RoutingRequirements: &backend.RoutingRequirements{RequiredCapabilities: []string{"gpu"}}}
+				}
+			})
 			return args
 		}, nil},
 	}
