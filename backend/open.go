@@ -51,6 +51,7 @@ type database struct {
 	sentDB   *sql.DB
 
 	writes writeQueue     // callers waiting for the writer (group commit)
+	ckpt   *checkpointer  // background WAL checkpoints (nil without WAL)
 	ops    savepointStmts // a group's per-body savepoint statements, prepared once
 	lanes  knownLanes     // lanes registered by committed writes
 	wq     *dbgen.Queries // statements prepared once on the writer
@@ -238,7 +239,8 @@ func openDatabase(ctx context.Context, path, target, key string, memory bool, op
 		// A larger auto-checkpoint interval writes each hot page back once
 		// per interval instead of many times (bench S1: +17% cycles/s at one
 		// worker, p99 12.5 ms -> 1.7 ms); the WAL grows to ~32 MB between
-		// checkpoints.
+		// restarts. The background checkpointer (checkpoint.go) does most of
+		// the copying; the writer's auto-checkpoint is the backstop.
 		pragmas = append(pragmas, "journal_mode(WAL)", "synchronous(NORMAL)", "wal_autocheckpoint(8000)")
 	}
 	// The writer's page cache holds the hot index pages of a large queue
@@ -283,6 +285,12 @@ func openDatabase(ctx context.Context, path, target, key string, memory bool, op
 		db.reader.SetConnMaxIdleTime(0)
 		if err = db.reader.PingContext(ctx); err != nil {
 			return nil, connectFail("pool", err)
+		}
+	}
+
+	if wal {
+		if db.ckpt, err = startCheckpointer(ctx, target, pragmas); err != nil {
+			return nil, connectFail("checkpointer", err)
 		}
 	}
 
@@ -410,7 +418,7 @@ func (db *database) close() error {
 	// Subscriptions get their final catch-up while the pools still work.
 	db.subs.end()
 	db.notify.shutdown()
-	var errs []error
+	errs := []error{db.ckpt.close()}
 	if db.rq != nil && db.rq != db.wq {
 		errs = append(errs, db.rq.Close())
 	}

@@ -265,6 +265,7 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 	if err := tx.Commit(); err != nil {
 		return failAll(errTransport(err))
 	}
+	db.ckpt.committed()
 	var wakes topicSet
 	for _, w := range done {
 		wakes |= w.wakes
