@@ -40,22 +40,9 @@ func (b *SQLiteBackend) Claim(ctx context.Context, lane LaneID, caps CapabilityS
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ParseLaneID(string(lane)); err != nil {
-		return nil, err
-	}
-	if err := validateCapabilities("worker", caps.Tokens); err != nil {
-		return nil, err
-	}
-	if policy.LeaseTTL < 0 || policy.MaxWait < 0 {
-		return nil, errInvalidInput("claim policy: negative duration")
-	}
-	tokens := caps.Tokens
-	if tokens == nil {
-		tokens = []string{}
-	}
-	capsJSON, err := json.Marshal(tokens)
+	capsJSON, err := planClaim(lane, caps, policy)
 	if err != nil {
-		return nil, errInvalidInput("capabilities: %v", err)
+		return nil, err
 	}
 
 	var deadline time.Time
@@ -78,7 +65,7 @@ func (b *SQLiteBackend) Claim(ctx context.Context, lane LaneID, caps CapabilityS
 			}
 		}
 		if work {
-			h, more, err = db.claimOnce(ctx, lane, string(capsJSON), policy)
+			h, more, err = db.claimOnce(ctx, lane, capsJSON, policy)
 			if err != nil || h != nil {
 				return h, err
 			}
@@ -106,6 +93,64 @@ func (b *SQLiteBackend) Claim(ctx context.Context, lane LaneID, caps CapabilityS
 		}
 		timer.Stop()
 	}
+}
+
+// CompleteAndClaim completes h as Complete does and then claims the next
+// execution of lane as Claim does, in one transaction: a worker that runs
+// one execution after another (the members of a chain, a lane drained in
+// order) commits once per step instead of twice, and a member that h's
+// completion made eligible can be the one claimed. It is all or nothing:
+// when Complete's part fails (a stale or revoked lease, a terminal
+// execution…) nothing is claimed, and an error leaves h uncompleted. The
+// arguments are validated, both parts' errors returned, as by Complete and
+// Claim. A nil handle with a nil error means h is completed and nothing
+// was claimable after waiting up to policy.MaxWait (the wait, when there
+// is one, runs after the transaction, as Claim's).
+//
+// CompleteAndClaim is a method of *SQLiteBackend, not part of
+// EngineBackend.
+func (b *SQLiteBackend) CompleteAndClaim(ctx context.Context, h Handle, payload []byte, lane LaneID, caps CapabilitySet, policy ClaimPolicy) (*Handle, error) {
+	capsJSON, err := planClaim(lane, caps, policy)
+	if err != nil {
+		return nil, err
+	}
+	var next *Handle
+	more := false
+	err = b.handleOp(ctx, "complete_and_claim", h, func(ctx context.Context, w *writeTx, l *leased) error {
+		if err := w.complete(ctx, l, payload); err != nil {
+			return err
+		}
+		var err error
+		next, more, err = w.claim(ctx, lane, capsJSON, policy)
+		return err
+	})
+	if err != nil || next != nil || (!more && policy.MaxWait <= 0) {
+		return next, err
+	}
+	return b.Claim(ctx, lane, caps, policy)
+}
+
+// planClaim validates Claim's arguments and returns the worker's
+// capabilities as the JSON array the candidate queries take.
+func planClaim(lane LaneID, caps CapabilitySet, policy ClaimPolicy) (string, error) {
+	if _, err := ParseLaneID(string(lane)); err != nil {
+		return "", err
+	}
+	if err := validateCapabilities("worker", caps.Tokens); err != nil {
+		return "", err
+	}
+	if policy.LeaseTTL < 0 || policy.MaxWait < 0 {
+		return "", errInvalidInput("claim policy: negative duration")
+	}
+	tokens := caps.Tokens
+	if tokens == nil {
+		tokens = []string{}
+	}
+	capsJSON, err := json.Marshal(tokens)
+	if err != nil {
+		return "", errInvalidInput("capabilities: %v", err)
+	}
+	return string(capsJSON), nil
 }
 
 // untilNextDue is how long a waiting Claim may sleep: until the lane's
@@ -141,64 +186,69 @@ func (db *database) laneMayHaveWork(ctx context.Context, lane LaneID) (bool, err
 // blocking claimGateSkips gated candidates, with others possibly left.
 func (db *database) claimOnce(ctx context.Context, lane LaneID, capsJSON string, policy ClaimPolicy) (handle *Handle, more bool, err error) {
 	err = db.write(ctx, func(ctx context.Context, w *writeTx) error {
-		handle, more = nil, false
-		skips := 0
-		ps := string(derivePublicState(PhaseRunnable, EligibilityEligibleNow, OutcomeNone, ""))
-		if _, err := w.q.PromoteDueInLane(ctx, dbgen.PromoteDueInLaneParams{
-			PublicState: ps, NowMs: w.now, LaneID: string(lane), Batch: promoteBatch,
-		}); err != nil {
-			return err
-		}
-		for {
-			var eligible *exec
-			row, err := w.q.NextEligible(ctx, dbgen.NextEligibleParams{LaneID: string(lane), CapsJson: capsJSON})
-			switch {
-			case err == nil:
-				eligible = &exec{row.FfExecCore}
-			case !errors.Is(err, sql.ErrNoRows):
-				return err
-			}
-			reclaimable, rerr := w.q.NextReclaimable(ctx, dbgen.NextReclaimableParams{LaneID: string(lane), CapsJson: capsJSON})
-			if rerr != nil && !errors.Is(rerr, sql.ErrNoRows) {
-				return rerr
-			}
-			pick, reclaim, err := w.betterCandidate(ctx, eligible, reclaimable)
-			if err != nil || pick == nil {
-				return err
-			}
-			if !reclaim {
-				// Budgets and quotas gate new work only: a reclaim continues
-				// an execution that was already admitted (decision 16).
-				blocked, err := w.gateClaim(ctx, pick)
-				if err != nil {
-					return err
-				}
-				if blocked {
-					if skips++; skips >= claimGateSkips {
-						more = true
-						return nil
-					}
-					continue
-				}
-				handle, err = w.leaseExecution(ctx, pick, specFromPolicy(policy), HandleFresh)
-				return err
-			}
-			// A reclaim past the execution's cap fails it terminally and
-			// the search goes on.
-			limit, err := pick.reclaimLimit()
-			if err != nil {
-				return err
-			}
-			handle, err = w.reclaimExecution(ctx, pick, specFromPolicy(policy), limit)
-			if err != nil || handle != nil {
-				return err
-			}
-		}
+		var err error
+		handle, more, err = w.claim(ctx, lane, capsJSON, policy)
+		return err
 	})
 	if err != nil {
 		return nil, false, err
 	}
 	return handle, more, nil
+}
+
+// claim is a claim transaction's body (see claimOnce).
+func (w *writeTx) claim(ctx context.Context, lane LaneID, capsJSON string, policy ClaimPolicy) (*Handle, bool, error) {
+	skips := 0
+	ps := string(derivePublicState(PhaseRunnable, EligibilityEligibleNow, OutcomeNone, ""))
+	if _, err := w.q.PromoteDueInLane(ctx, dbgen.PromoteDueInLaneParams{
+		PublicState: ps, NowMs: w.now, LaneID: string(lane), Batch: promoteBatch,
+	}); err != nil {
+		return nil, false, err
+	}
+	for {
+		var eligible *exec
+		row, err := w.q.NextEligible(ctx, dbgen.NextEligibleParams{LaneID: string(lane), CapsJson: capsJSON})
+		switch {
+		case err == nil:
+			eligible = &exec{row.FfExecCore}
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, false, err
+		}
+		reclaimable, rerr := w.q.NextReclaimable(ctx, dbgen.NextReclaimableParams{LaneID: string(lane), CapsJson: capsJSON})
+		if rerr != nil && !errors.Is(rerr, sql.ErrNoRows) {
+			return nil, false, rerr
+		}
+		pick, reclaim, err := w.betterCandidate(ctx, eligible, reclaimable)
+		if err != nil || pick == nil {
+			return nil, false, err
+		}
+		if !reclaim {
+			// Budgets and quotas gate new work only: a reclaim continues
+			// an execution that was already admitted (decision 16).
+			blocked, err := w.gateClaim(ctx, pick)
+			if err != nil {
+				return nil, false, err
+			}
+			if blocked {
+				if skips++; skips >= claimGateSkips {
+					return nil, true, nil
+				}
+				continue
+			}
+			h, err := w.leaseExecution(ctx, pick, specFromPolicy(policy), HandleFresh)
+			return h, false, err
+		}
+		// A reclaim past the execution's cap fails it terminally and the
+		// search goes on.
+		limit, err := pick.reclaimLimit()
+		if err != nil {
+			return nil, false, err
+		}
+		h, err := w.reclaimExecution(ctx, pick, specFromPolicy(policy), limit)
+		if err != nil || h != nil {
+			return h, false, err
+		}
+	}
 }
 
 // betterCandidate returns whichever of the eligible execution and the

@@ -12,26 +12,31 @@ import (
 // handle after success returns nil without writing.
 func (b *SQLiteBackend) Complete(ctx context.Context, h Handle, payload []byte) error {
 	return b.handleOp(ctx, "complete", h, func(ctx context.Context, w *writeTx, l *leased) error {
-		if l.settled() {
-			if l.att.Outcome.String == "success" {
-				return nil
-			}
-			return l.notActive()
-		}
-		if err := w.requireLive(ctx, l); err != nil {
-			return err
-		}
-		e := l.exec
-		l.att.endLease(w.now, "success")
-		e.setState(PhaseTerminal, OwnershipUnowned, EligibilityNotApplicable, AttemptStateAttemptTerminal, BlockingNone)
-		e.TerminalOutcome = string(OutcomeSuccess)
-		e.TerminalAtMs = nullInt(w.now)
-		e.Result = payload
-		if payload != nil && len(payload) == 0 {
-			e.Result = []byte{} // an empty result is a result, not NULL
-		}
-		return w.finishAttempt(ctx, l, true)
+		return w.complete(ctx, l, payload)
 	})
+}
+
+// complete is Complete's body, for the fenced lease l.
+func (w *writeTx) complete(ctx context.Context, l *leased, payload []byte) error {
+	if l.settled() {
+		if l.att.Outcome.String == "success" {
+			return nil
+		}
+		return l.notActive()
+	}
+	if err := w.requireLive(ctx, l); err != nil {
+		return err
+	}
+	e := l.exec
+	l.att.endLease(w.now, "success")
+	e.setState(PhaseTerminal, OwnershipUnowned, EligibilityNotApplicable, AttemptStateAttemptTerminal, BlockingNone)
+	e.TerminalOutcome = string(OutcomeSuccess)
+	e.TerminalAtMs = nullInt(w.now)
+	e.Result = payload
+	if payload != nil && len(payload) == 0 {
+		e.Result = []byte{} // an empty result is a result, not NULL
+	}
+	return w.finishAttempt(ctx, l, true)
 }
 
 // finishAttempt saves both rows after a holder's release, writes the

@@ -19,6 +19,12 @@ type handleOp struct {
 // (Cancel is the exception: it may cancel on a lapsed lease).
 var leaseCheckedOps = []handleOp{
 	{"Complete", func(e *execEnv, h backend.Handle) error { return e.b.Complete(e.ctx, h, []byte("r")) }},
+	// Claiming from the handle's own lane: the claim must not happen
+	// when the completion is refused.
+	{"CompleteAndClaim", func(e *execEnv, h backend.Handle) error {
+		_, err := e.b.CompleteAndClaim(e.ctx, h, []byte("r"), "lane", backend.CapabilitySet{}, workerPolicy("w-next"))
+		return err
+	}},
 	{"Delay", func(e *execEnv, h backend.Handle) error { return e.b.Delay(e.ctx, h, e.now().Add(time.Minute)) }},
 	{"Fail", func(e *execEnv, h backend.Handle) error {
 		_, err := e.b.Fail(e.ctx, h, backend.FailureReason{Message: "boom"}, backend.FailureTransient)

@@ -268,10 +268,11 @@ func RunS2(ctx context.Context, dir string, n, pipelines int) (row S2Row, err er
 
 // S4Row is the result of the linear-flow scenario.
 type S4Row struct {
-	// BuildMode is how each flow is built: S4BuildCalls or S4BuildBatch.
-	BuildMode string `json:"build_mode"`
-	Flows     int    `json:"flows"`
-	Nodes     int    `json:"nodes_per_flow"`
+	// Mode is how each flow is built and worked: S4ModeCalls,
+	// S4ModeBuildFlow or S4ModeChained.
+	Mode  string `json:"mode"`
+	Flows int    `json:"flows"`
+	Nodes int    `json:"nodes_per_flow"`
 	// Runners is the number of concurrent flow runners (each builds a flow
 	// on its own lane, then works it to the end).
 	Runners     int     `json:"runners"`
@@ -285,14 +286,20 @@ type S4Row struct {
 	Error   string      `json:"error,omitempty"`
 }
 
-// S4 build modes.
+// S4 modes.
 const (
-	// S4BuildCalls builds a flow with the EngineBackend methods: CreateFlow,
+	// S4ModeCalls builds a flow with the EngineBackend methods: CreateFlow,
 	// one CreateExecutions batch, AddExecutionToFlow per member, then
-	// StageDependencyEdge and ApplyDependencyToChild per edge.
-	S4BuildCalls = "calls"
-	// S4BuildBatch builds it with one BuildFlow call (one transaction).
-	S4BuildBatch = "buildflow"
+	// StageDependencyEdge and ApplyDependencyToChild per edge; each member
+	// is claimed, then completed.
+	S4ModeCalls = "calls"
+	// S4ModeBuildFlow builds it with one BuildFlow call (one transaction);
+	// each member is claimed, then completed.
+	S4ModeBuildFlow = "buildflow"
+	// S4ModeChained builds it with BuildFlow, claims the first member, and
+	// completes each member with CompleteAndClaim, which claims the next
+	// one in the same transaction.
+	S4ModeChained = "chained"
 )
 
 // RunS4 runs flows linear flows of nodes members each on a fresh file with
@@ -304,14 +311,16 @@ const (
 // in the same transaction; the runner checks that members complete in
 // chain order.
 func RunS4(ctx context.Context, dir, mode string, flows, nodes, runners int) (row S4Row, err error) {
-	row = S4Row{BuildMode: mode, Flows: flows, Nodes: nodes, Runners: runners, GoalFPS: S4GoalFlowsPerSec}
-	builder := buildLinearFlow
+	row = S4Row{Mode: mode, Flows: flows, Nodes: nodes, Runners: runners, GoalFPS: S4GoalFlowsPerSec}
+	builder, chained := buildLinearFlow, false
 	switch mode {
-	case S4BuildCalls:
-	case S4BuildBatch:
+	case S4ModeCalls:
+	case S4ModeBuildFlow:
 		builder = buildLinearFlowBatch
+	case S4ModeChained:
+		builder, chained = buildLinearFlowBatch, true
 	default:
-		return row, fmt.Errorf("unknown S4 build mode %q", mode)
+		return row, fmt.Errorf("unknown S4 mode %q", mode)
 	}
 	path := dbPath(dir, "s4-"+mode)
 	b, err := openFF(ctx, path, false)
@@ -341,7 +350,7 @@ func RunS4(ctx context.Context, dir, mode string, flows, nodes, runners int) (ro
 		policy := claimPolicy(r)
 		wg.Go(func() {
 			for take() {
-				bd, fd, err := runLinearFlow(ctx, b, builder, lane, policy, nodes)
+				bd, fd, err := runLinearFlow(ctx, b, builder, chained, lane, policy, nodes)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
@@ -364,9 +373,9 @@ func RunS4(ctx context.Context, dir, mode string, flows, nodes, runners int) (ro
 }
 
 // runLinearFlow builds one linear flow on lane with build and works it to
-// the end, returning its build time and its first create → last completed
-// time.
-func runLinearFlow(ctx context.Context, b *backend.SQLiteBackend, build linearBuilder, lane backend.LaneID, policy backend.ClaimPolicy, nodes int) (buildDur, flowDur time.Duration, err error) {
+// the end (chained: each completion claims the next member), returning
+// its build time and its first create → last completed time.
+func runLinearFlow(ctx context.Context, b *backend.SQLiteBackend, build linearBuilder, chained bool, lane backend.LaneID, policy backend.ClaimPolicy, nodes int) (buildDur, flowDur time.Duration, err error) {
 	start := time.Now()
 	ids := make([]backend.ExecutionID, nodes)
 	members := make([]backend.CreateExecutionArgs, nodes)
@@ -378,8 +387,8 @@ func runLinearFlow(ctx context.Context, b *backend.SQLiteBackend, build linearBu
 		return 0, 0, err
 	}
 	buildDur = time.Since(start)
+	h, err := b.Claim(ctx, lane, backend.CapabilitySet{}, policy)
 	for i := range nodes {
-		h, err := b.Claim(ctx, lane, backend.CapabilitySet{}, policy)
 		if err != nil {
 			return 0, 0, fmt.Errorf("claim member %d: %w", i, err)
 		}
@@ -389,9 +398,21 @@ func runLinearFlow(ctx context.Context, b *backend.SQLiteBackend, build linearBu
 		if h.ExecutionID() != ids[i] {
 			return 0, 0, fmt.Errorf("claimed %s, want member %d (%s): chain order broken", h.ExecutionID(), i, ids[i])
 		}
+		if chained {
+			if h, err = b.CompleteAndClaim(ctx, *h, nil, lane, backend.CapabilitySet{}, policy); err != nil {
+				return 0, 0, fmt.Errorf("complete member %d and claim the next: %w", i, err)
+			}
+			continue
+		}
 		if err := b.Complete(ctx, *h, nil); err != nil {
 			return 0, 0, fmt.Errorf("complete member %d: %w", i, err)
 		}
+		if i < nodes-1 {
+			h, err = b.Claim(ctx, lane, backend.CapabilitySet{}, policy)
+		}
+	}
+	if chained && h != nil {
+		return 0, 0, fmt.Errorf("claimed %s after the last member", h.ExecutionID())
 	}
 	return buildDur, time.Since(start), nil
 }
@@ -400,7 +421,7 @@ func runLinearFlow(ctx context.Context, b *backend.SQLiteBackend, build linearBu
 // i → i+1).
 type linearBuilder func(ctx context.Context, b *backend.SQLiteBackend, fid backend.FlowID, members []backend.CreateExecutionArgs) error
 
-// buildLinearFlow is S4BuildCalls: the members are created in one batch
+// buildLinearFlow is S4ModeCalls' builder: the members are created in one batch
 // (CreateExecutions), as an application building a flow would, then added
 // and linked one call at a time.
 func buildLinearFlow(ctx context.Context, b *backend.SQLiteBackend, fid backend.FlowID, members []backend.CreateExecutionArgs) error {
@@ -420,7 +441,7 @@ func buildLinearFlow(ctx context.Context, b *backend.SQLiteBackend, fid backend.
 	return linkEdges(ctx, b, fid, ids[:len(ids)-1], func(i int) backend.ExecutionID { return ids[i+1] })
 }
 
-// buildLinearFlowBatch is S4BuildBatch: one BuildFlow call.
+// buildLinearFlowBatch is S4ModeBuildFlow's builder: one BuildFlow call.
 func buildLinearFlowBatch(ctx context.Context, b *backend.SQLiteBackend, fid backend.FlowID, members []backend.CreateExecutionArgs) error {
 	edges := make([]backend.BuildFlowEdge, len(members)-1)
 	for i := range edges {

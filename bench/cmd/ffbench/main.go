@@ -64,7 +64,7 @@ func main() {
 		s4Flows      = flag.Int("s4-flows", 100, "S4: linear flows")
 		s4Nodes      = flag.Int("s4-nodes", 10, "S4: members per flow")
 		s4Runners    = flag.Int("s4-runners", 4, "S4: concurrent flow runners")
-		s4BuildFlag  = flag.String("s4-build", "calls,buildflow", "S4: how flows are built, comma-separated: calls (one method call per member and edge), buildflow (one BuildFlow call)")
+		s4ModesFlag  = flag.String("s4-modes", "calls,buildflow,chained", "S4: how flows are built and worked, comma-separated: calls (one method call per member and edge; Claim and Complete per member), buildflow (one BuildFlow call; Claim and Complete per member), chained (BuildFlow; CompleteAndClaim per member)")
 		s6NFlag      = flag.String("s6-n", "10,100,1000", "S6: upstream counts, comma-separated")
 		s6Reps       = flag.Int("s6-reps", 100, "S6: repetitions per n (a tenth, at least 3, for n ≥ 1000)")
 		sbN          = flag.Int("sb-n", 100_000, "SB: executions created through CreateExecutions")
@@ -125,7 +125,7 @@ func main() {
 		"river_pool_conns": strconv.Itoa(*riverConns), "goqite_pool_conns": "1", "raw_pool_conns": "1",
 		"ffsqlite_pool": "1 writer + 4 readers (default), no scanners",
 		"s2_n":          strconv.Itoa(*s2N), "s2_pipelines": strconv.Itoa(*s2Pipes),
-		"s4_flows": strconv.Itoa(*s4Flows), "s4_nodes": strconv.Itoa(*s4Nodes), "s4_runners": strconv.Itoa(*s4Runners), "s4_build": *s4BuildFlag,
+		"s4_flows": strconv.Itoa(*s4Flows), "s4_nodes": strconv.Itoa(*s4Nodes), "s4_runners": strconv.Itoa(*s4Runners), "s4_modes": *s4ModesFlag,
 		"s6_n": *s6NFlag, "s6_reps": strconv.Itoa(*s6Reps),
 		"sb_n": strconv.Itoa(*sbN), "sb_batch": strconv.Itoa(*sbBatch),
 	}
@@ -236,7 +236,7 @@ func main() {
 		report.S2 = append(report.S2, row)
 	}
 	if slices.Contains(want, "s4") {
-		for _, mode := range strings.Split(*s4BuildFlag, ",") {
+		for _, mode := range strings.Split(*s4ModesFlag, ",") {
 			var row harness.S4Row
 			row.Error = ffOnly("s4 "+mode, func(ctx context.Context) (string, error) {
 				var err error

@@ -1,0 +1,154 @@
+package tests
+
+import (
+	"testing"
+	"time"
+
+	"github.com/flowfabric/ffsqlite/backend"
+)
+
+// completeAndClaim calls CompleteAndClaim on lane with worker w-1's policy.
+func (e *execEnv) completeAndClaim(h backend.Handle, result string, lane backend.LaneID) (*backend.Handle, error) {
+	return e.b.CompleteAndClaim(e.ctx, h, []byte(result), lane, backend.CapabilitySet{}, workerPolicy("w-1"))
+}
+
+// TestCompleteAndClaimWorksAChain runs a three-member chain with one Claim
+// and then CompleteAndClaim alone: each completion makes the next member
+// eligible, and the same transaction claims it.
+func TestCompleteAndClaimWorksAChain(t *testing.T) {
+	t.Parallel()
+	e := newExecEnv(t)
+	args := backend.BuildFlowArgs{FlowID: backend.NewFlowID(), Namespace: "test"}
+	var ids []backend.ExecutionID
+	for i := range 3 {
+		id := backend.NewExecutionID()
+		ids = append(ids, id)
+		args.Members = append(args.Members, backend.CreateExecutionArgs{ExecutionID: id, LaneID: "chain", Namespace: "test", ExecutionKind: "step"})
+		if i > 0 {
+			args.Edges = append(args.Edges, backend.BuildFlowEdge{Upstream: ids[i-1], Downstream: id})
+		}
+	}
+	if _, err := e.b.BuildFlow(e.ctx, args); err != nil {
+		t.Fatal(err)
+	}
+	h := e.mustClaim("chain")
+	for i, id := range ids {
+		if h.ExecutionID() != id {
+			t.Fatalf("step %d holds %s, want %s", i, h.ExecutionID(), id)
+		}
+		next, err := e.completeAndClaim(h, "r", "chain")
+		if err != nil {
+			t.Fatalf("CompleteAndClaim at step %d: %v", i, err)
+		}
+		if got := e.state(id); got != backend.PublicStateCompleted {
+			t.Fatalf("member %d = %s, want completed", i, got)
+		}
+		if i == len(ids)-1 {
+			if next != nil {
+				t.Fatalf("claimed %s after the last member", next.ExecutionID())
+			}
+			break
+		}
+		if next == nil {
+			t.Fatalf("nothing claimed after member %d", i)
+		}
+		if got := e.state(next.ExecutionID()); got != backend.PublicStateActive {
+			t.Fatalf("claimed member = %s, want active", got)
+		}
+		h = *next
+	}
+	for _, id := range ids {
+		res, ok, err := e.b.GetExecutionResult(e.ctx, id)
+		if err != nil || !ok || string(res) != "r" {
+			t.Fatalf("result of %s = %q, %v, %v", id, res, ok, err)
+		}
+	}
+}
+
+// TestCompleteAndClaimTakesTheLaneInOrder: the claim half follows Claim's
+// order, and it claims from the lane it is given, not the handle's.
+func TestCompleteAndClaimTakesTheLaneInOrder(t *testing.T) {
+	t.Parallel()
+	e := newExecEnv(t)
+	e.create("a", nil)
+	low := e.create("b", nil)
+	high := e.create("b", func(a *backend.CreateExecutionArgs) { a.Priority = 5 })
+	h := e.mustClaim("a")
+	next, err := e.completeAndClaim(h, "", "b")
+	if err != nil || next == nil {
+		t.Fatalf("CompleteAndClaim = %v, %v", next, err)
+	}
+	if next.ExecutionID() != high {
+		t.Fatalf("claimed %s, want the higher-priority %s", next.ExecutionID(), high)
+	}
+	if next.Kind() != backend.HandleFresh {
+		t.Errorf("kind = %s, want fresh", next.Kind())
+	}
+	if got := e.state(low); got != backend.PublicStateWaiting {
+		t.Errorf("the other execution = %s, want waiting", got)
+	}
+}
+
+// TestCompleteAndClaimWaits: with nothing claimable it waits up to MaxWait
+// like Claim, and still completes the handle.
+func TestCompleteAndClaimWaits(t *testing.T) {
+	t.Parallel()
+	e := newExecEnv(t)
+	id := e.create("lane", nil)
+	h := e.mustClaim("lane")
+	p := workerPolicy("w-1")
+	p.MaxWait = time.Millisecond
+	next, err := e.b.CompleteAndClaim(e.ctx, h, nil, "lane", backend.CapabilitySet{}, p)
+	if err != nil || next != nil {
+		t.Fatalf("CompleteAndClaim = %v, %v; want nothing claimed", next, err)
+	}
+	if got := e.state(id); got != backend.PublicStateCompleted {
+		t.Fatalf("state = %s, want completed", got)
+	}
+}
+
+// TestCompleteAndClaimErrors: invalid claim arguments are refused before
+// anything is written, and a refused completion claims nothing.
+func TestCompleteAndClaimErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		lane   backend.LaneID
+		caps   []string
+		policy func(*backend.ClaimPolicy)
+		// revoke revokes the handle's lease first: the completion fails.
+		revoke bool
+		want   error
+	}{
+		{"ErrBadLane", "", nil, nil, false, backend.ErrInvalidInput},
+		{"ErrBadCapability", "lane", []string{"bad,token"}, nil, false, backend.ErrInvalidInput},
+		{"ErrNegativeTTL", "lane", nil, func(p *backend.ClaimPolicy) { p.LeaseTTL = -time.Second }, false, backend.ErrInvalidInput},
+		{"ErrNegativeMaxWait", "lane", nil, func(p *backend.ClaimPolicy) { p.MaxWait = -time.Second }, false, backend.ErrInvalidInput},
+		{"ErrRevokedLease", "lane", nil, nil, true, backend.ErrStaleLease},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newExecEnv(t)
+			id := e.create("lane", nil)
+			h := e.mustClaim("lane")
+			e.create("lane", nil) // claimable, and must stay waiting
+			if tt.revoke {
+				if _, err := e.b.RevokeLease(e.ctx, backend.RevokeLeaseArgs{ExecutionID: id}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p := workerPolicy("w-2")
+			if tt.policy != nil {
+				tt.policy(&p)
+			}
+			before := e.dump()
+			next, err := e.b.CompleteAndClaim(e.ctx, h, []byte("r"), tt.lane, backend.CapabilitySet{Tokens: tt.caps}, p)
+			requireErr(t, "CompleteAndClaim", err, tt.want)
+			if next != nil {
+				t.Fatalf("claimed %s despite the error", next.ExecutionID())
+			}
+			e.requireUnchanged(before, tt.name)
+		})
+	}
+}
