@@ -246,7 +246,11 @@ func openDatabase(ctx context.Context, path, target, key string, memory bool, op
 	// The writer's page cache holds the hot index pages of a large queue
 	// (the default 2 MB makes every insert into the random-keyed id
 	// indexes re-read pages from the OS once the queue outgrows it).
-	writerPragmas := []string{"cache_size(-65536)"}
+	// temp_store MEMORY keeps the statement and savepoint journals in
+	// memory: on disk, every group-commit transaction past 64 KiB of
+	// journalled pages opened, wrote and deleted a temporary file
+	// (strace of 1000 BuildFlows: 768 opens and ~6,000 pwrites fewer).
+	writerPragmas := []string{"cache_size(-65536)", "temp_store(MEMORY)"}
 	connectFail := func(what string, cause error) error {
 		return constructionError(SubKindBackendTransport, fmt.Sprintf("sqlite %s connect for %q: %v", what, path, cause))
 	}

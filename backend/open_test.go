@@ -306,3 +306,17 @@ func TestOpenEscapedFileName(t *testing.T) {
 		t.Errorf("database file not created under its literal name: %v", err)
 	}
 }
+
+// TestWriterTempStoreInMemory: the writer keeps its statement and
+// savepoint journals in memory (see openDatabase).
+func TestWriterTempStoreInMemory(t *testing.T) {
+	t.Parallel()
+	db := openTestDatabase(t, filepath.Join(t.TempDir(), "ff.db"), Options{})
+	var store int
+	if err := db.writer.QueryRowContext(t.Context(), "PRAGMA temp_store").Scan(&store); err != nil {
+		t.Fatal(err)
+	}
+	if store != 2 {
+		t.Errorf("writer temp_store = %d, want 2 (MEMORY)", store)
+	}
+}
