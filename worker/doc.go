@@ -18,7 +18,11 @@
 //
 //   - Claiming: one claim loop takes a free slot (at most Config.Concurrency
 //     handlers run at once) and calls Claim with MaxWait, so an idle runner
-//     parks on the backend's wake-ups instead of polling.
+//     parks on the backend's wake-ups instead of polling. On a backend with
+//     CompleteAndClaim (backend.SQLiteBackend), a success also claims the
+//     slot's next execution in the same transaction while the runner is
+//     running, so a busy slot writes once per execution, not twice; the
+//     claim loop only claims for idle slots.
 //   - Renewing: every attempt's lease is renewed every
 //     Config.RenewInterval. When Renew reports that the lease is gone
 //     (backend.ErrStaleLease, backend.ErrLeaseExpired,

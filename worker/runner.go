@@ -52,9 +52,20 @@ type Runner struct {
 	cfg     Config
 	handler Handler
 	log     *slog.Logger
+	caps    backend.CapabilitySet
+	policy  backend.ClaimPolicy // the claim loop's (waits up to ClaimMaxWait)
+	// chain, when the backend has it, completes a successful attempt and
+	// claims the slot's next execution in one transaction.
+	chain completeAndClaimer
 
 	inFlight atomic.Int64
 	started  atomic.Bool
+}
+
+// completeAndClaimer is the optional backend method behind chaining
+// (backend.SQLiteBackend.CompleteAndClaim).
+type completeAndClaimer interface {
+	CompleteAndClaim(ctx context.Context, h backend.Handle, payload []byte, lane backend.LaneID, caps backend.CapabilitySet, policy backend.ClaimPolicy) (*backend.Handle, error)
 }
 
 // New validates cfg, fills its defaults and returns a Runner for handler
@@ -71,11 +82,20 @@ func New(b backend.EngineBackend, cfg Config, handler Handler) (*Runner, error) 
 	if err != nil {
 		return nil, err
 	}
+	chain, _ := b.(completeAndClaimer)
 	return &Runner{
 		b:       b,
 		cfg:     cfg,
 		handler: handler,
 		log:     cfg.Logger.With("lane", string(cfg.Lane), "worker_instance_id", string(cfg.WorkerInstanceID)),
+		caps:    backend.CapabilitySet{Tokens: cfg.Capabilities},
+		policy: backend.ClaimPolicy{
+			LeaseTTL:         cfg.LeaseTTL,
+			MaxWait:          cfg.ClaimMaxWait,
+			WorkerID:         cfg.WorkerID,
+			WorkerInstanceID: cfg.WorkerInstanceID,
+		},
+		chain: chain,
 	}, nil
 }
 
@@ -135,17 +155,11 @@ func (r *Runner) Run(ctx context.Context) error {
 
 // claimLoop claims while ctx lives, starting one attempt goroutine per
 // handle. A slot is taken before each Claim and given back when the
-// attempt is settled, so no more than Concurrency attempts are ever
-// leased by this runner at once.
+// attempt is settled (or, when its success claimed the next execution,
+// when the last attempt of that chain is), so no more than Concurrency
+// attempts are ever leased by this runner at once.
 func (r *Runner) claimLoop(ctx, stopCtx context.Context, attempts *sync.WaitGroup) error {
 	slots := make(chan struct{}, r.cfg.Concurrency)
-	caps := backend.CapabilitySet{Tokens: r.cfg.Capabilities}
-	policy := backend.ClaimPolicy{
-		LeaseTTL:         r.cfg.LeaseTTL,
-		MaxWait:          r.cfg.ClaimMaxWait,
-		WorkerID:         r.cfg.WorkerID,
-		WorkerInstanceID: r.cfg.WorkerInstanceID,
-	}
 	failures := 0
 	for {
 		select {
@@ -158,7 +172,7 @@ func (r *Runner) claimLoop(ctx, stopCtx context.Context, attempts *sync.WaitGrou
 			// as ctx ended must not start one more claim.
 			return nil
 		}
-		h, err := r.b.Claim(ctx, r.cfg.Lane, caps, policy)
+		h, err := r.b.Claim(ctx, r.cfg.Lane, r.caps, r.policy)
 		if h != nil {
 			// Run it even if ctx ended meanwhile: the lease is ours now,
 			// and the shutdown path settles it properly.
@@ -167,7 +181,9 @@ func (r *Runner) claimLoop(ctx, stopCtx context.Context, attempts *sync.WaitGrou
 			go func() {
 				defer attempts.Done()
 				defer func() { <-slots }()
-				r.runAttempt(stopCtx, *h)
+				for next := h; next != nil; {
+					next = r.runAttempt(ctx, stopCtx, *next)
+				}
 			}()
 			continue
 		}
@@ -192,8 +208,9 @@ func (r *Runner) claimLoop(ctx, stopCtx context.Context, attempts *sync.WaitGrou
 
 // runAttempt runs the handler for one leased attempt, renewing the lease
 // meanwhile, and settles it. It returns once the attempt is settled (or,
-// after a lost lease, once the handler has returned too).
-func (r *Runner) runAttempt(stopCtx context.Context, h backend.Handle) {
+// after a lost lease, once the handler has returned too), with the next
+// execution's handle when settling claimed one (see settle).
+func (r *Runner) runAttempt(ctx, stopCtx context.Context, h backend.Handle) *backend.Handle {
 	job := &Job{
 		ExecutionID:  h.ExecutionID(),
 		AttemptIndex: h.AttemptIndex(),
@@ -206,13 +223,13 @@ func (r *Runner) runAttempt(stopCtx context.Context, h backend.Handle) {
 	if err != nil {
 		if stopCtx.Err() != nil {
 			r.report(r.release(stopCtx, job, 0))
-			return
+			return nil
 		}
 		// The attempt cannot start; infra_crash is retryable, so the
 		// execution's RetryPolicy bounds how often this repeats.
 		job.finish()
 		r.report(r.fail(stopCtx, job, fmt.Errorf("worker: read execution context: %w", err), backend.FailureInfraCrash, 0))
-		return
+		return nil
 	}
 	job.ExecutionKind, job.InputPayload, job.Tags = ec.ExecutionKind, ec.InputPayload, ec.Tags
 
@@ -235,8 +252,9 @@ func (r *Runner) runAttempt(stopCtx context.Context, h backend.Handle) {
 	for {
 		select {
 		case herr := <-done:
-			r.report(r.settle(stopCtx, job, herr, time.Since(start)))
-			return
+			o, next := r.settle(ctx, stopCtx, job, herr, time.Since(start))
+			r.report(o)
+			return next
 		case <-renew.C:
 			_, err := r.b.Renew(stopCtx, h)
 			if err == nil || stopCtx.Err() != nil {
@@ -257,12 +275,12 @@ func (r *Runner) runAttempt(stopCtx context.Context, h backend.Handle) {
 			case <-stopCtx.Done():
 			}
 			r.report(Outcome{Job: job, Kind: OutcomeLeaseLost, Err: err, Duration: time.Since(start)})
-			return
+			return nil
 		case <-stopCtx.Done():
 			// The grace is over and jobCtx is cancelled with it; don't
 			// wait for the handler, release the lease now.
 			r.report(r.release(stopCtx, job, time.Since(start)))
-			return
+			return nil
 		}
 	}
 }
@@ -281,25 +299,38 @@ func (r *Runner) call(ctx context.Context, job *Job) (err error) {
 }
 
 // settle maps the handler's return to Complete, Fail or, when shutdown
-// cancelled the handler and it returned an error, a release.
-func (r *Runner) settle(stopCtx context.Context, job *Job, herr error, d time.Duration) Outcome {
+// cancelled the handler and it returned an error, a release. While the
+// runner is still claiming (ctx lives) and the backend can, a success
+// also claims the slot's next execution in the same transaction
+// (CompleteAndClaim, without waiting for work: the claim loop waits), and
+// that handle is returned.
+func (r *Runner) settle(ctx, stopCtx context.Context, job *Job, herr error, d time.Duration) (Outcome, *backend.Handle) {
 	result := job.finish()
 	if herr == nil {
-		ctx, cancel := settleContext(stopCtx)
+		sctx, cancel := settleContext(stopCtx)
 		defer cancel()
-		err := retrySettle(ctx, func(ctx context.Context) error {
-			return r.b.Complete(ctx, job.Handle, result)
+		var next *backend.Handle
+		err := retrySettle(sctx, func(sctx context.Context) error {
+			if r.chain == nil || ctx.Err() != nil {
+				return r.b.Complete(sctx, job.Handle, result)
+			}
+			// All or nothing, so a retry after an error repeats both.
+			noWait := r.policy
+			noWait.MaxWait = 0
+			var err error
+			next, err = r.chain.CompleteAndClaim(sctx, job.Handle, result, r.cfg.Lane, r.caps, noWait)
+			return err
 		})
-		return r.backendOutcome(Outcome{Job: job, Kind: OutcomeCompleted, Duration: d}, err)
+		return r.backendOutcome(Outcome{Job: job, Kind: OutcomeCompleted, Duration: d}, err), next
 	}
 	if stopCtx.Err() != nil {
-		return r.release(stopCtx, job, d)
+		return r.release(stopCtx, job, d), nil
 	}
 	class := backend.FailureTransient
 	if IsPermanent(herr) {
 		class = backend.FailurePermanent
 	}
-	return r.fail(stopCtx, job, herr, class, d)
+	return r.fail(stopCtx, job, herr, class, d), nil
 }
 
 // fail reports herr to Fail with class.
