@@ -44,28 +44,42 @@ func TestCrashChildWorker(t *testing.T) {
 		t.Fatalf("child open: %v", err)
 	}
 	// Several workers, so that a kill also lands inside a group commit
-	// (bodies of different callers sharing one transaction).
+	// (bodies of different callers sharing one transaction). The odd ones
+	// complete with CompleteAndClaim, so a kill also lands in a
+	// transaction that completes one execution and leases the next.
 	const workers = 4
 	errc := make(chan error, workers)
 	for w := range workers {
 		go func() {
-			inst := backend.WorkerInstanceID(fmt.Sprintf("child-%d", w))
+			policy := backend.ClaimPolicy{
+				LeaseTTL: 5 * time.Second, MaxWait: 100 * time.Millisecond, WorkerID: "child",
+				WorkerInstanceID: backend.WorkerInstanceID(fmt.Sprintf("child-%d", w)),
+			}
+			var h *backend.Handle
 			for {
-				h, err := b.Claim(ctx, "crash", backend.CapabilitySet{}, backend.ClaimPolicy{
-					LeaseTTL: 5 * time.Second, MaxWait: 100 * time.Millisecond, WorkerID: "child", WorkerInstanceID: inst,
-				})
-				if err != nil {
-					errc <- fmt.Errorf("child claim: %w", err)
-					return
-				}
+				var err error
 				if h == nil {
-					continue
+					if h, err = b.Claim(ctx, "crash", backend.CapabilitySet{}, policy); err != nil {
+						errc <- fmt.Errorf("child claim: %w", err)
+						return
+					}
+					if h == nil {
+						continue
+					}
 				}
 				time.Sleep(work)
+				if w%2 == 1 {
+					if h, err = b.CompleteAndClaim(ctx, *h, []byte("child"), "crash", backend.CapabilitySet{}, policy); err != nil {
+						errc <- fmt.Errorf("child complete and claim: %w", err)
+						return
+					}
+					continue
+				}
 				if err := b.Complete(ctx, *h, []byte("child")); err != nil {
 					errc <- fmt.Errorf("child complete: %w", err)
 					return
 				}
+				h = nil
 			}
 		}()
 	}
