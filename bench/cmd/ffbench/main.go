@@ -61,7 +61,7 @@ func main() {
 		growthDrain  = flag.Int("growth-drain-workers", 1, "growth: workers completing the large backlog into finished rows")
 		s2N          = flag.Int("s2-n", 1_000, "S2: executions suspended and resumed")
 		s2Pipes      = flag.Int("s2-pipelines", 1, "S2: concurrent worker → signaller → resumer pipelines")
-		s4Flows      = flag.Int("s4-flows", 100, "S4: linear flows")
+		s4Flows      = flag.Int("s4-flows", 500, "S4: linear flows per mode (a 100-flow run lasts half a second: warm-up and one checkpoint decide it)")
 		s4Nodes      = flag.Int("s4-nodes", 10, "S4: members per flow")
 		s4Runners    = flag.Int("s4-runners", 4, "S4: concurrent flow runners")
 		s4ModesFlag  = flag.String("s4-modes", "calls,buildflow,chained", "S4: how flows are built and worked, comma-separated: calls (one method call per member and edge; Claim and Complete per member), buildflow (one BuildFlow call; Claim and Complete per member), chained (BuildFlow; CompleteAndClaim per member)")
