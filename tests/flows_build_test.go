@@ -118,6 +118,15 @@ func TestBuildFlowSameAsOneByOne(t *testing.T) {
 			}
 			return args
 		}, nil},
+		// Capabilities and a deadline: members inserted one by one (not in
+		// the JSON batch), still placed in the flow as they are inserted.
+		{"chain with capabilities and a deadline", func() backend.BuildFlowArgs {
+			args, _ := chain(3, func(i int, a *backend.CreateExecutionArgs) {
+				a.Policy = &backend.ExecutionPolicy{RoutingRequirements: &backend.RoutingRequirements{RequiredCapabilities: []string{fmt.Sprint("cap", i)}}}
+				a.ExecutionDeadlineAt = time.Date(2199, 1, 1, 0, 0, 0, 0, time.UTC)
+			})
+			return args
+		}, nil},
 		// Idempotency keys: every member is new, but only the insert can
 		// tell, so the rows are placed in the flow after it.
 		{"chain with idempotency keys and capabilities", func() backend.BuildFlowArgs {
