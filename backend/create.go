@@ -130,7 +130,10 @@ type createPlan struct {
 	policyJSON  sql.NullString
 	caps        []string // required capabilities, sorted and deduplicated
 	payload     []byte
-	gates       execGates
+	// external: the payload is over payloadInlineMax and is stored in
+	// ff_exec_payload (the row keeps an empty one).
+	external bool
+	gates    execGates
 	// flow, when set, places the new execution in a flow as it is
 	// inserted (BuildFlow; see flowPlacement).
 	flow *flowPlacement
@@ -217,6 +220,7 @@ func planCreate(args CreateExecutionArgs) (createPlan, error) {
 	if payload == nil {
 		payload = []byte{}
 	}
+	external := len(payload) > payloadInlineMax
 	return createPlan{
 		args:        args,
 		partition:   int64(args.ExecutionID.Partition()),
@@ -225,6 +229,7 @@ func planCreate(args CreateExecutionArgs) (createPlan, error) {
 		policyJSON:  policyJSON,
 		caps:        slices.Compact(slices.Sorted(slices.Values(required))),
 		payload:     payload,
+		external:    external,
 		gates:       gates,
 	}, nil
 }
@@ -272,9 +277,9 @@ func (w *writeTx) insertExecutions(ctx context.Context, plans []createPlan) ([]C
 }
 
 // plain reports an element that needs nothing but its ff_exec_core row:
-// no idempotency lookup, capability rows or gates.
+// no idempotency lookup, capability rows, gates or out-of-line payload.
 func (p *createPlan) plain() bool {
-	return p.args.IdempotencyKey == "" && len(p.caps) == 0 && p.gates.none()
+	return p.args.IdempotencyKey == "" && len(p.caps) == 0 && p.gates.none() && !p.external
 }
 
 // insertPlainRun inserts a run of plain elements with one statement
@@ -328,6 +333,45 @@ func (w *writeTx) insertPlainRun(ctx context.Context, plans []createPlan, result
 		}
 	}
 	return nil
+}
+
+// payloadInlineMax is the largest input payload kept in the execution's
+// own row. Every state change rewrites that row whole, overflow pages
+// included, and every claim and lease check reads it; a larger payload is
+// stored once in ff_exec_payload and read only by ReadExecutionContext.
+const payloadInlineMax = 1024
+
+// inlinePayload is what the row's payload column holds: the payload, or
+// nothing when it is stored out of line.
+func inlinePayload(payload []byte, external bool) []byte {
+	if external {
+		return []byte{}
+	}
+	return payload
+}
+
+// boolInt is a boolean as an INTEGER 0/1 column value.
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// setPayload replaces an execution's input payload, inline or out of line
+// by its size.
+func (w *writeTx) setPayload(ctx context.Context, id string, payload []byte) error {
+	external := len(payload) > payloadInlineMax
+	if external {
+		if err := w.q.PayloadPut(ctx, dbgen.PayloadPutParams{ExecutionID: id, Payload: payload}); err != nil {
+			return err
+		}
+	} else if err := w.q.PayloadDelete(ctx, id); err != nil {
+		return err
+	}
+	return w.q.ExecutionSetPayload(ctx, dbgen.ExecutionSetPayloadParams{
+		Payload: inlinePayload(payload, external), PayloadExternal: boolInt(external), ExecutionID: id,
+	})
 }
 
 // jsonNull renders a nullable column value for InsertExecutionsJSON.
@@ -387,7 +431,8 @@ func (w *writeTx) insertExecution(ctx context.Context, p *createPlan) (CreateExe
 		Namespace:              string(args.Namespace),
 		ExecutionKind:          args.ExecutionKind,
 		CreatorIdentity:        args.CreatorIdentity,
-		Payload:                p.payload,
+		Payload:                inlinePayload(p.payload, p.external),
+		PayloadExternal:        boolInt(p.external),
 		PayloadEncoding:        nullString(args.PayloadEncoding),
 		Tags:                   p.tagsJSON,
 		InstanceTag:            p.instanceTag,
@@ -415,6 +460,11 @@ func (w *writeTx) insertExecution(ctx context.Context, p *createPlan) (CreateExe
 	}
 	if n == 0 {
 		return CreateExecutionResult{ExecutionID: args.ExecutionID, Kind: CreateExecutionDuplicate}, nil
+	}
+	if p.external {
+		if err := w.q.PayloadPut(ctx, dbgen.PayloadPutParams{ExecutionID: string(args.ExecutionID), Payload: p.payload}); err != nil {
+			return CreateExecutionResult{}, err
+		}
 	}
 	for _, c := range p.caps {
 		if err := w.q.InsertCapability(ctx, dbgen.InsertCapabilityParams{ExecutionID: string(args.ExecutionID), Capability: c}); err != nil {

@@ -130,12 +130,17 @@ func (b *SQLiteBackend) DescribeExecution(ctx context.Context, id ExecutionID) (
 // execution is ErrInvalidInput.
 func (b *SQLiteBackend) ReadExecutionContext(ctx context.Context, id ExecutionID) (ExecutionContext, error) {
 	var out ExecutionContext
-	found, err := b.readExec(ctx, "read_execution_context", id, func(_ *dbgen.Queries, e *exec) error {
+	found, err := b.readExec(ctx, "read_execution_context", id, func(q *dbgen.Queries, e *exec) error {
 		tags, err := e.tags()
 		if err != nil {
 			return err
 		}
 		payload := e.Payload
+		if e.PayloadExternal == 1 {
+			if payload, err = q.PayloadGet(ctx, e.ExecutionID); err != nil {
+				return err
+			}
+		}
 		if payload == nil {
 			payload = []byte{}
 		}

@@ -323,7 +323,7 @@ func (w *writeTx) passData(ctx context.Context, up *exec, downstream string) err
 	if d.phase() == PhaseTerminal {
 		return nil
 	}
-	return w.q.ExecutionSetPayload(ctx, dbgen.ExecutionSetPayloadParams{Payload: up.Result, ExecutionID: downstream})
+	return w.setPayload(ctx, downstream, up.Result)
 }
 
 // promoteWaiting makes a downstream that waits on its dependencies

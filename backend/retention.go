@@ -123,6 +123,7 @@ func (w *writeTx) trimExecution(ctx context.Context, id string, cutoff int64) (b
 		w.q.RetentionDeleteStreamSummaries,
 		w.q.RetentionDeleteStreamMeta,
 		w.q.RetentionDeleteExecBudgets,
+		w.q.RetentionDeletePayload,
 		w.q.RetentionDeleteLedger,
 		w.q.RetentionDeleteQuotaWindow,
 		w.q.RetentionDeleteQuotaAdmitted,

@@ -117,7 +117,7 @@ func (q *Queries) GetLatestAttempt(ctx context.Context, executionID string) (FfA
 }
 
 const getLeased = `-- name: GetLeased :one
-SELECT a.execution_id, a.attempt_index, a.attempt_id, a.attempt_type, a.lease_id, a.lease_epoch, a.lease_ttl_ms, a.lease_expires_at_ms, a.lease_renewed_at_ms, a.worker_id, a.worker_instance_id, a.started_at_ms, a.terminal_at_ms, a.outcome, a.retry_due_at_ms, e.execution_id, e.partition_key, e.flow_id, e.lane_id, e.namespace, e.execution_kind, e.creator_identity, e.payload, e.payload_encoding, e.tags, e.instance_tag, e.policy, e.priority, e.lifecycle_phase, e.ownership_state, e.eligibility_state, e.attempt_state, e.blocking_reason, e.terminal_outcome, e.public_state, e.blocking_detail, e.attempt_index, e.total_attempt_count, e.retry_count, e.replay_count, e.lease_reclaim_count, e.required_cap_count, e.delay_until_ms, e.deadline_at_ms, e.idempotency_key, e.idempotency_expires_at_ms, e.created_at_ms, e.last_mutation_at_ms, e.started_at_ms, e.terminal_at_ms, e.result, e.cancellation_reason, e.cancelled_by, e.last_failure_message, e.failure_category, e.progress_pct, e.progress_message, e.quota_policy_id, e.budget_count, e.attempt_timeout_ms, e.blocked_gate
+SELECT a.execution_id, a.attempt_index, a.attempt_id, a.attempt_type, a.lease_id, a.lease_epoch, a.lease_ttl_ms, a.lease_expires_at_ms, a.lease_renewed_at_ms, a.worker_id, a.worker_instance_id, a.started_at_ms, a.terminal_at_ms, a.outcome, a.retry_due_at_ms, e.execution_id, e.partition_key, e.flow_id, e.lane_id, e.namespace, e.execution_kind, e.creator_identity, e.payload, e.payload_encoding, e.tags, e.instance_tag, e.policy, e.priority, e.lifecycle_phase, e.ownership_state, e.eligibility_state, e.attempt_state, e.blocking_reason, e.terminal_outcome, e.public_state, e.blocking_detail, e.attempt_index, e.total_attempt_count, e.retry_count, e.replay_count, e.lease_reclaim_count, e.required_cap_count, e.delay_until_ms, e.deadline_at_ms, e.idempotency_key, e.idempotency_expires_at_ms, e.created_at_ms, e.last_mutation_at_ms, e.started_at_ms, e.terminal_at_ms, e.result, e.cancellation_reason, e.cancelled_by, e.last_failure_message, e.failure_category, e.progress_pct, e.progress_message, e.quota_policy_id, e.budget_count, e.attempt_timeout_ms, e.blocked_gate, e.payload_external
 FROM ff_attempt a
 JOIN ff_exec_core e ON e.execution_id = a.execution_id
 WHERE a.execution_id = ?1 AND a.attempt_index = ?2
@@ -201,6 +201,7 @@ func (q *Queries) GetLeased(ctx context.Context, arg GetLeasedParams) (GetLeased
 		&i.FfExecCore.BudgetCount,
 		&i.FfExecCore.AttemptTimeoutMs,
 		&i.FfExecCore.BlockedGate,
+		&i.FfExecCore.PayloadExternal,
 	)
 	return i, err
 }

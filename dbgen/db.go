@@ -390,6 +390,15 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.nextReclaimableStmt, err = db.PrepareContext(ctx, nextReclaimable); err != nil {
 		return nil, fmt.Errorf("error preparing query NextReclaimable: %w", err)
 	}
+	if q.payloadDeleteStmt, err = db.PrepareContext(ctx, payloadDelete); err != nil {
+		return nil, fmt.Errorf("error preparing query PayloadDelete: %w", err)
+	}
+	if q.payloadGetStmt, err = db.PrepareContext(ctx, payloadGet); err != nil {
+		return nil, fmt.Errorf("error preparing query PayloadGet: %w", err)
+	}
+	if q.payloadPutStmt, err = db.PrepareContext(ctx, payloadPut); err != nil {
+		return nil, fmt.Errorf("error preparing query PayloadPut: %w", err)
+	}
 	if q.pendingCancelGroupDeleteStmt, err = db.PrepareContext(ctx, pendingCancelGroupDelete); err != nil {
 		return nil, fmt.Errorf("error preparing query PendingCancelGroupDelete: %w", err)
 	}
@@ -533,6 +542,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.retentionDeleteOperatorEventsStmt, err = db.PrepareContext(ctx, retentionDeleteOperatorEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query RetentionDeleteOperatorEvents: %w", err)
+	}
+	if q.retentionDeletePayloadStmt, err = db.PrepareContext(ctx, retentionDeletePayload); err != nil {
+		return nil, fmt.Errorf("error preparing query RetentionDeletePayload: %w", err)
 	}
 	if q.retentionDeleteQuotaAdmittedStmt, err = db.PrepareContext(ctx, retentionDeleteQuotaAdmitted); err != nil {
 		return nil, fmt.Errorf("error preparing query RetentionDeleteQuotaAdmitted: %w", err)
@@ -1248,6 +1260,21 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing nextReclaimableStmt: %w", cerr)
 		}
 	}
+	if q.payloadDeleteStmt != nil {
+		if cerr := q.payloadDeleteStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing payloadDeleteStmt: %w", cerr)
+		}
+	}
+	if q.payloadGetStmt != nil {
+		if cerr := q.payloadGetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing payloadGetStmt: %w", cerr)
+		}
+	}
+	if q.payloadPutStmt != nil {
+		if cerr := q.payloadPutStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing payloadPutStmt: %w", cerr)
+		}
+	}
 	if q.pendingCancelGroupDeleteStmt != nil {
 		if cerr := q.pendingCancelGroupDeleteStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing pendingCancelGroupDeleteStmt: %w", cerr)
@@ -1486,6 +1513,11 @@ func (q *Queries) Close() error {
 	if q.retentionDeleteOperatorEventsStmt != nil {
 		if cerr := q.retentionDeleteOperatorEventsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing retentionDeleteOperatorEventsStmt: %w", cerr)
+		}
+	}
+	if q.retentionDeletePayloadStmt != nil {
+		if cerr := q.retentionDeletePayloadStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retentionDeletePayloadStmt: %w", cerr)
 		}
 	}
 	if q.retentionDeleteQuotaAdmittedStmt != nil {
@@ -1814,6 +1846,9 @@ type Queries struct {
 	nextDueInLaneStmt                       *sql.Stmt
 	nextEligibleStmt                        *sql.Stmt
 	nextReclaimableStmt                     *sql.Stmt
+	payloadDeleteStmt                       *sql.Stmt
+	payloadGetStmt                          *sql.Stmt
+	payloadPutStmt                          *sql.Stmt
 	pendingCancelGroupDeleteStmt            *sql.Stmt
 	pendingCancelGroupInsertStmt            *sql.Stmt
 	pendingCancelGroupListStmt              *sql.Stmt
@@ -1862,6 +1897,7 @@ type Queries struct {
 	retentionDeleteMemberGroupStmt          *sql.Stmt
 	retentionDeleteMemberPendingCancelStmt  *sql.Stmt
 	retentionDeleteOperatorEventsStmt       *sql.Stmt
+	retentionDeletePayloadStmt              *sql.Stmt
 	retentionDeleteQuotaAdmittedStmt        *sql.Stmt
 	retentionDeleteQuotaWindowStmt          *sql.Stmt
 	retentionDeleteSignalEventsStmt         *sql.Stmt
@@ -2023,6 +2059,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		nextDueInLaneStmt:                       q.nextDueInLaneStmt,
 		nextEligibleStmt:                        q.nextEligibleStmt,
 		nextReclaimableStmt:                     q.nextReclaimableStmt,
+		payloadDeleteStmt:                       q.payloadDeleteStmt,
+		payloadGetStmt:                          q.payloadGetStmt,
+		payloadPutStmt:                          q.payloadPutStmt,
 		pendingCancelGroupDeleteStmt:            q.pendingCancelGroupDeleteStmt,
 		pendingCancelGroupInsertStmt:            q.pendingCancelGroupInsertStmt,
 		pendingCancelGroupListStmt:              q.pendingCancelGroupListStmt,
@@ -2071,6 +2110,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		retentionDeleteMemberGroupStmt:          q.retentionDeleteMemberGroupStmt,
 		retentionDeleteMemberPendingCancelStmt:  q.retentionDeleteMemberPendingCancelStmt,
 		retentionDeleteOperatorEventsStmt:       q.retentionDeleteOperatorEventsStmt,
+		retentionDeletePayloadStmt:              q.retentionDeletePayloadStmt,
 		retentionDeleteQuotaAdmittedStmt:        q.retentionDeleteQuotaAdmittedStmt,
 		retentionDeleteQuotaWindowStmt:          q.retentionDeleteQuotaWindowStmt,
 		retentionDeleteSignalEventsStmt:         q.retentionDeleteSignalEventsStmt,

@@ -679,7 +679,7 @@ func (q *Queries) EdgeResolve(ctx context.Context, arg EdgeResolveParams) (int64
 }
 
 const edgeUpstreamRows = `-- name: EdgeUpstreamRows :many
-SELECT e.execution_id, e.partition_key, e.flow_id, e.lane_id, e.namespace, e.execution_kind, e.creator_identity, e.payload, e.payload_encoding, e.tags, e.instance_tag, e.policy, e.priority, e.lifecycle_phase, e.ownership_state, e.eligibility_state, e.attempt_state, e.blocking_reason, e.terminal_outcome, e.public_state, e.blocking_detail, e.attempt_index, e.total_attempt_count, e.retry_count, e.replay_count, e.lease_reclaim_count, e.required_cap_count, e.delay_until_ms, e.deadline_at_ms, e.idempotency_key, e.idempotency_expires_at_ms, e.created_at_ms, e.last_mutation_at_ms, e.started_at_ms, e.terminal_at_ms, e.result, e.cancellation_reason, e.cancelled_by, e.last_failure_message, e.failure_category, e.progress_pct, e.progress_message, e.quota_policy_id, e.budget_count, e.attempt_timeout_ms, e.blocked_gate FROM ff_exec_core e
+SELECT e.execution_id, e.partition_key, e.flow_id, e.lane_id, e.namespace, e.execution_kind, e.creator_identity, e.payload, e.payload_encoding, e.tags, e.instance_tag, e.policy, e.priority, e.lifecycle_phase, e.ownership_state, e.eligibility_state, e.attempt_state, e.blocking_reason, e.terminal_outcome, e.public_state, e.blocking_detail, e.attempt_index, e.total_attempt_count, e.retry_count, e.replay_count, e.lease_reclaim_count, e.required_cap_count, e.delay_until_ms, e.deadline_at_ms, e.idempotency_key, e.idempotency_expires_at_ms, e.created_at_ms, e.last_mutation_at_ms, e.started_at_ms, e.terminal_at_ms, e.result, e.cancellation_reason, e.cancelled_by, e.last_failure_message, e.failure_category, e.progress_pct, e.progress_message, e.quota_policy_id, e.budget_count, e.attempt_timeout_ms, e.blocked_gate, e.payload_external FROM ff_exec_core e
 WHERE e.execution_id IN (
     SELECT ed.upstream_execution_id FROM ff_edge AS ed INDEXED BY ff_edge_downstream_idx
     WHERE ed.downstream_execution_id = ?1 AND ed.flow_id = ?2)
@@ -754,6 +754,7 @@ func (q *Queries) EdgeUpstreamRows(ctx context.Context, arg EdgeUpstreamRowsPara
 			&i.FfExecCore.BudgetCount,
 			&i.FfExecCore.AttemptTimeoutMs,
 			&i.FfExecCore.BlockedGate,
+			&i.FfExecCore.PayloadExternal,
 		); err != nil {
 			return nil, err
 		}

@@ -55,7 +55,7 @@ func (q *Queries) FindByIdempotencyKey(ctx context.Context, arg FindByIdempotenc
 }
 
 const getExecution = `-- name: GetExecution :one
-SELECT execution_id, partition_key, flow_id, lane_id, namespace, execution_kind, creator_identity, payload, payload_encoding, tags, instance_tag, policy, priority, lifecycle_phase, ownership_state, eligibility_state, attempt_state, blocking_reason, terminal_outcome, public_state, blocking_detail, attempt_index, total_attempt_count, retry_count, replay_count, lease_reclaim_count, required_cap_count, delay_until_ms, deadline_at_ms, idempotency_key, idempotency_expires_at_ms, created_at_ms, last_mutation_at_ms, started_at_ms, terminal_at_ms, result, cancellation_reason, cancelled_by, last_failure_message, failure_category, progress_pct, progress_message, quota_policy_id, budget_count, attempt_timeout_ms, blocked_gate FROM ff_exec_core WHERE execution_id = ?
+SELECT execution_id, partition_key, flow_id, lane_id, namespace, execution_kind, creator_identity, payload, payload_encoding, tags, instance_tag, policy, priority, lifecycle_phase, ownership_state, eligibility_state, attempt_state, blocking_reason, terminal_outcome, public_state, blocking_detail, attempt_index, total_attempt_count, retry_count, replay_count, lease_reclaim_count, required_cap_count, delay_until_ms, deadline_at_ms, idempotency_key, idempotency_expires_at_ms, created_at_ms, last_mutation_at_ms, started_at_ms, terminal_at_ms, result, cancellation_reason, cancelled_by, last_failure_message, failure_category, progress_pct, progress_message, quota_policy_id, budget_count, attempt_timeout_ms, blocked_gate, payload_external FROM ff_exec_core WHERE execution_id = ?
 `
 
 func (q *Queries) GetExecution(ctx context.Context, executionID string) (FfExecCore, error) {
@@ -108,6 +108,7 @@ func (q *Queries) GetExecution(ctx context.Context, executionID string) (FfExecC
 		&i.BudgetCount,
 		&i.AttemptTimeoutMs,
 		&i.BlockedGate,
+		&i.PayloadExternal,
 	)
 	return i, err
 }
@@ -150,7 +151,7 @@ INSERT INTO ff_exec_core (
     lifecycle_phase, ownership_state, eligibility_state, attempt_state, blocking_reason,
     terminal_outcome, public_state, blocking_detail, required_cap_count,
     delay_until_ms, deadline_at_ms, idempotency_key, idempotency_expires_at_ms,
-    created_at_ms, last_mutation_at_ms, flow_id
+    created_at_ms, last_mutation_at_ms, flow_id, payload_external
 ) VALUES (
     ?1, ?2, ?3, ?4,
     ?5, ?6, ?7,
@@ -160,7 +161,7 @@ INSERT INTO ff_exec_core (
     ?18, ?19, ?20,
     ?21, ?22, ?23,
     ?24, ?25,
-    ?26, ?27, ?28
+    ?26, ?27, ?28, ?29
 )
 ON CONFLICT (execution_id) DO NOTHING
 `
@@ -194,6 +195,7 @@ type InsertExecutionParams struct {
 	CreatedAtMs            int64
 	LastMutationAtMs       int64
 	FlowID                 sql.NullString
+	PayloadExternal        int64
 }
 
 // Executions: the ff_exec_core row is loaded whole, changed in Go (where the
@@ -228,6 +230,7 @@ func (q *Queries) InsertExecution(ctx context.Context, arg InsertExecutionParams
 		arg.CreatedAtMs,
 		arg.LastMutationAtMs,
 		arg.FlowID,
+		arg.PayloadExternal,
 	)
 	if err != nil {
 		return 0, err
@@ -403,7 +406,7 @@ func (q *Queries) NextDueInLane(ctx context.Context, laneID string) (int64, erro
 }
 
 const nextEligible = `-- name: NextEligible :one
-SELECT e.execution_id, e.partition_key, e.flow_id, e.lane_id, e.namespace, e.execution_kind, e.creator_identity, e.payload, e.payload_encoding, e.tags, e.instance_tag, e.policy, e.priority, e.lifecycle_phase, e.ownership_state, e.eligibility_state, e.attempt_state, e.blocking_reason, e.terminal_outcome, e.public_state, e.blocking_detail, e.attempt_index, e.total_attempt_count, e.retry_count, e.replay_count, e.lease_reclaim_count, e.required_cap_count, e.delay_until_ms, e.deadline_at_ms, e.idempotency_key, e.idempotency_expires_at_ms, e.created_at_ms, e.last_mutation_at_ms, e.started_at_ms, e.terminal_at_ms, e.result, e.cancellation_reason, e.cancelled_by, e.last_failure_message, e.failure_category, e.progress_pct, e.progress_message, e.quota_policy_id, e.budget_count, e.attempt_timeout_ms, e.blocked_gate FROM ff_exec_core e
+SELECT e.execution_id, e.partition_key, e.flow_id, e.lane_id, e.namespace, e.execution_kind, e.creator_identity, e.payload, e.payload_encoding, e.tags, e.instance_tag, e.policy, e.priority, e.lifecycle_phase, e.ownership_state, e.eligibility_state, e.attempt_state, e.blocking_reason, e.terminal_outcome, e.public_state, e.blocking_detail, e.attempt_index, e.total_attempt_count, e.retry_count, e.replay_count, e.lease_reclaim_count, e.required_cap_count, e.delay_until_ms, e.deadline_at_ms, e.idempotency_key, e.idempotency_expires_at_ms, e.created_at_ms, e.last_mutation_at_ms, e.started_at_ms, e.terminal_at_ms, e.result, e.cancellation_reason, e.cancelled_by, e.last_failure_message, e.failure_category, e.progress_pct, e.progress_message, e.quota_policy_id, e.budget_count, e.attempt_timeout_ms, e.blocked_gate, e.payload_external FROM ff_exec_core e
 WHERE e.lane_id = ?1
   AND e.lifecycle_phase = 'runnable' AND e.eligibility_state = 'eligible_now'
   AND e.public_state <> 'resumable'
@@ -481,6 +484,7 @@ func (q *Queries) NextEligible(ctx context.Context, arg NextEligibleParams) (Nex
 		&i.FfExecCore.BudgetCount,
 		&i.FfExecCore.AttemptTimeoutMs,
 		&i.FfExecCore.BlockedGate,
+		&i.FfExecCore.PayloadExternal,
 	)
 	return i, err
 }
@@ -509,6 +513,42 @@ func (q *Queries) NextReclaimable(ctx context.Context, arg NextReclaimableParams
 	var execution_id string
 	err := row.Scan(&execution_id)
 	return execution_id, err
+}
+
+const payloadDelete = `-- name: PayloadDelete :exec
+DELETE FROM ff_exec_payload WHERE execution_id = ?
+`
+
+func (q *Queries) PayloadDelete(ctx context.Context, executionID string) error {
+	_, err := q.exec(ctx, q.payloadDeleteStmt, payloadDelete, executionID)
+	return err
+}
+
+const payloadGet = `-- name: PayloadGet :one
+SELECT payload FROM ff_exec_payload WHERE execution_id = ?
+`
+
+func (q *Queries) PayloadGet(ctx context.Context, executionID string) ([]byte, error) {
+	row := q.queryRow(ctx, q.payloadGetStmt, payloadGet, executionID)
+	var payload []byte
+	err := row.Scan(&payload)
+	return payload, err
+}
+
+const payloadPut = `-- name: PayloadPut :exec
+INSERT INTO ff_exec_payload (execution_id, payload) VALUES (?1, ?2)
+ON CONFLICT (execution_id) DO UPDATE SET payload = excluded.payload
+`
+
+type PayloadPutParams struct {
+	ExecutionID string
+	Payload     []byte
+}
+
+// An out-of-line input payload (migration 00010), written or replaced.
+func (q *Queries) PayloadPut(ctx context.Context, arg PayloadPutParams) error {
+	_, err := q.exec(ctx, q.payloadPutStmt, payloadPut, arg.ExecutionID, arg.Payload)
+	return err
 }
 
 const promoteDue = `-- name: PromoteDue :many

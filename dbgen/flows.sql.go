@@ -271,18 +271,21 @@ func (q *Queries) CompletionEventUndispatched(ctx context.Context, arg Completio
 }
 
 const executionSetPayload = `-- name: ExecutionSetPayload :exec
-UPDATE ff_exec_core SET payload = ?1 WHERE execution_id = ?2
+UPDATE ff_exec_core SET payload = ?1, payload_external = ?2
+WHERE execution_id = ?3
 `
 
 type ExecutionSetPayloadParams struct {
-	Payload     []byte
-	ExecutionID string
+	Payload         []byte
+	PayloadExternal int64
+	ExecutionID     string
 }
 
-// Data passing: the upstream's result becomes the downstream's input.
+// Data passing: the upstream's result becomes the downstream's input,
+// inline or (payload_external = 1, the row's payload empty) out of line.
 // (SaveExecution never writes payload, so the two cannot clobber each other.)
 func (q *Queries) ExecutionSetPayload(ctx context.Context, arg ExecutionSetPayloadParams) error {
-	_, err := q.exec(ctx, q.executionSetPayloadStmt, executionSetPayload, arg.Payload, arg.ExecutionID)
+	_, err := q.exec(ctx, q.executionSetPayloadStmt, executionSetPayload, arg.Payload, arg.PayloadExternal, arg.ExecutionID)
 	return err
 }
 

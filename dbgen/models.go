@@ -208,6 +208,12 @@ type FfExecCore struct {
 	BudgetCount            int64
 	AttemptTimeoutMs       sql.NullInt64
 	BlockedGate            sql.NullString
+	PayloadExternal        int64
+}
+
+type FfExecPayload struct {
+	ExecutionID string
+	Payload     []byte
 }
 
 type FfExecutionBudget struct {

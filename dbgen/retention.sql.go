@@ -276,6 +276,15 @@ func (q *Queries) RetentionDeleteOperatorEvents(ctx context.Context, executionID
 	return err
 }
 
+const retentionDeletePayload = `-- name: RetentionDeletePayload :exec
+DELETE FROM ff_exec_payload WHERE execution_id = ?1
+`
+
+func (q *Queries) RetentionDeletePayload(ctx context.Context, executionID string) error {
+	_, err := q.exec(ctx, q.retentionDeletePayloadStmt, retentionDeletePayload, executionID)
+	return err
+}
+
 const retentionDeleteQuotaAdmitted = `-- name: RetentionDeleteQuotaAdmitted :exec
 DELETE FROM ff_quota_admitted WHERE execution_id = ?1
 `

@@ -41,6 +41,8 @@ var tablesByVersion = map[int64][]string{
 	},
 	6: {"ff_stream_frame", "ff_stream_meta", "ff_stream_summary"},
 	7: {"ff_execution_budget"},
+	// 8 drops two indexes; 9 rebuilds ff_edge in place.
+	10: {"ff_exec_payload"},
 }
 
 // indexesByVersion lists the named indexes of the migrations checked
@@ -467,4 +469,49 @@ func indexColumns(ctx context.Context, t *testing.T, db *sql.DB, index string) [
 		t.Fatal(err)
 	}
 	return cols
+}
+
+// TestExternalPayloadsDown: reverting 00010 moves out-of-line payloads
+// back into their rows before the table goes.
+func TestExternalPayloadsDown(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	db, p := newProvider(t)
+	if _, err := p.UpTo(ctx, 10); err != nil {
+		t.Fatalf("up to 10: %v", err)
+	}
+	const exe = `INSERT INTO ff_exec_core (execution_id, partition_key, lane_id, payload, payload_external, lifecycle_phase, ownership_state, eligibility_state, attempt_state, blocking_reason, public_state, created_at_ms, last_mutation_at_ms) VALUES `
+	for _, stmt := range []string{
+		exe + `('{fp:0}:inline', 0, 'l', x'0102', 0, 'runnable', 'unowned', 'eligible_now', 'pending_first_attempt', 'waiting_for_worker', 'waiting', 1, 1)`,
+		exe + `('{fp:0}:outside', 0, 'l', x'', 1, 'runnable', 'unowned', 'eligible_now', 'pending_first_attempt', 'waiting_for_worker', 'waiting', 1, 1)`,
+		`INSERT INTO ff_exec_payload (execution_id, payload) VALUES ('{fp:0}:outside', x'0a0b0c')`,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if _, err := p.Down(ctx); err != nil {
+		t.Fatalf("down to 9: %v", err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT execution_id, hex(payload) FROM ff_exec_core ORDER BY execution_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]string{}
+	for rows.Next() {
+		var id, payload string
+		if err := rows.Scan(&id, &payload); err != nil {
+			t.Fatal(err)
+		}
+		got[id] = payload
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"{fp:0}:inline": "0102", "{fp:0}:outside": "0A0B0C"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("payloads after down (-want +got):\n%s", diff)
+	}
 }

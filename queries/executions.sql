@@ -8,7 +8,7 @@ INSERT INTO ff_exec_core (
     lifecycle_phase, ownership_state, eligibility_state, attempt_state, blocking_reason,
     terminal_outcome, public_state, blocking_detail, required_cap_count,
     delay_until_ms, deadline_at_ms, idempotency_key, idempotency_expires_at_ms,
-    created_at_ms, last_mutation_at_ms, flow_id
+    created_at_ms, last_mutation_at_ms, flow_id, payload_external
 ) VALUES (
     sqlc.arg(execution_id), sqlc.arg(partition_key), sqlc.arg(lane_id), sqlc.arg(namespace),
     sqlc.arg(execution_kind), sqlc.arg(creator_identity), sqlc.arg(payload),
@@ -18,7 +18,7 @@ INSERT INTO ff_exec_core (
     sqlc.arg(terminal_outcome), sqlc.arg(public_state), sqlc.arg(blocking_detail),
     sqlc.arg(required_cap_count), sqlc.narg(delay_until_ms), sqlc.narg(deadline_at_ms),
     sqlc.narg(idempotency_key), sqlc.narg(idempotency_expires_at_ms),
-    sqlc.arg(created_at_ms), sqlc.arg(last_mutation_at_ms), sqlc.narg(flow_id)
+    sqlc.arg(created_at_ms), sqlc.arg(last_mutation_at_ms), sqlc.narg(flow_id), sqlc.arg(payload_external)
 )
 ON CONFLICT (execution_id) DO NOTHING;
 
@@ -58,6 +58,17 @@ SELECT CAST(EXISTS (
     SELECT 1 FROM ff_exec_core
     WHERE execution_id IN (SELECT j.value FROM json_each(CAST(sqlc.arg(ids) AS TEXT)) AS j)
 ) AS INTEGER);
+
+-- name: PayloadPut :exec
+-- An out-of-line input payload (migration 00010), written or replaced.
+INSERT INTO ff_exec_payload (execution_id, payload) VALUES (@execution_id, @payload)
+ON CONFLICT (execution_id) DO UPDATE SET payload = excluded.payload;
+
+-- name: PayloadGet :one
+SELECT payload FROM ff_exec_payload WHERE execution_id = ?;
+
+-- name: PayloadDelete :exec
+DELETE FROM ff_exec_payload WHERE execution_id = ?;
 
 -- name: GetExecution :one
 SELECT * FROM ff_exec_core WHERE execution_id = ?;

@@ -64,9 +64,11 @@ ORDER BY event_id
 LIMIT @lim;
 
 -- name: ExecutionSetPayload :exec
--- Data passing: the upstream's result becomes the downstream's input.
+-- Data passing: the upstream's result becomes the downstream's input,
+-- inline or (payload_external = 1, the row's payload empty) out of line.
 -- (SaveExecution never writes payload, so the two cannot clobber each other.)
-UPDATE ff_exec_core SET payload = @payload WHERE execution_id = @execution_id;
+UPDATE ff_exec_core SET payload = @payload, payload_external = @payload_external
+WHERE execution_id = @execution_id;
 
 -- name: FlowAddNode :one
 UPDATE ff_flow_core SET

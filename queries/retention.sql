@@ -79,6 +79,9 @@ DELETE FROM ff_pending_cancel_groups WHERE flow_id = @flow_id AND downstream_exe
 -- Also used with a flow id: flow operator events are keyed by it.
 DELETE FROM ff_operator_event WHERE execution_id = @execution_id;
 
+-- name: RetentionDeletePayload :exec
+DELETE FROM ff_exec_payload WHERE execution_id = @execution_id;
+
 -- name: RetentionDeleteQuotaAdmitted :exec
 DELETE FROM ff_quota_admitted WHERE execution_id = @execution_id;
 

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"net/url"
@@ -58,6 +59,7 @@ func TestRetentionTrimmerLeavesNothingDangling(t *testing.T) {
 	budget := s.createBudget([]budgetSpec{{"tokens", 100, 0}}, nil)
 	quota := s.createQuota(time.Hour, 100, 0)
 	old := s.create(susLane, func(a *backend.CreateExecutionArgs) {
+		a.InputPayload = bytes.Repeat([]byte("p"), 2048) // stored out of line
 		a.IdempotencyKey = "once"
 		a.Policy = &backend.ExecutionPolicy{
 			BudgetIDs: []backend.BudgetID{budget}, QuotaPolicyID: quota,
@@ -164,7 +166,7 @@ func TestRetentionTrimmerLeavesNothingDangling(t *testing.T) {
 	want := []string{
 		"ff_attempt", "ff_budget_usage_by_exec", "ff_cancel_backlog", "ff_cancel_backlog_member",
 		"ff_cancel_dispatch_outbox", "ff_claim_grant", "ff_completion_event", "ff_edge",
-		"ff_edge_group", "ff_exec_core", "ff_execution_budget", "ff_execution_capabilities",
+		"ff_edge_group", "ff_exec_core", "ff_exec_payload", "ff_execution_budget", "ff_execution_capabilities",
 		"ff_flow_core", "ff_lease_event", "ff_operator_event", "ff_pending_cancel_groups", "ff_quota_admitted", "ff_quota_window",
 		"ff_signal", "ff_signal_event", "ff_stream_frame", "ff_stream_meta", "ff_stream_summary",
 		"ff_suspend_dedup", "ff_suspension_current", "ff_waitpoint",
