@@ -105,7 +105,9 @@ func (b *SQLiteBackend) Claim(ctx context.Context, lane LaneID, caps CapabilityS
 // arguments are validated, both parts' errors returned, as by Complete and
 // Claim. A nil handle with a nil error means h is completed and nothing
 // was claimable after waiting up to policy.MaxWait (the wait, when there
-// is one, runs after the transaction, as Claim's).
+// is one, runs after the transaction, as Claim's). Once h is completed the
+// call succeeds: a wait for work cut short (ctx cancelled, the backend
+// closing) also returns a nil handle and a nil error.
 //
 // CompleteAndClaim is a method of *SQLiteBackend, not part of
 // EngineBackend.
@@ -127,7 +129,10 @@ func (b *SQLiteBackend) CompleteAndClaim(ctx context.Context, h Handle, payload 
 	if err != nil || next != nil || (!more && policy.MaxWait <= 0) {
 		return next, err
 	}
-	return b.Claim(ctx, lane, caps, policy)
+	if next, err = b.Claim(ctx, lane, caps, policy); err != nil {
+		return nil, nil // h is completed; the caller's next Claim meets the error
+	}
+	return next, nil
 }
 
 // planClaim validates Claim's arguments and returns the worker's

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -150,5 +151,35 @@ func TestCompleteAndClaimErrors(t *testing.T) {
 			}
 			e.requireUnchanged(before, tt.name)
 		})
+	}
+}
+
+// TestCompleteAndClaimWaitCutShort: a wait for work cut short by the
+// caller's ctx still reports the completion as a success.
+func TestCompleteAndClaimWaitCutShort(t *testing.T) {
+	t.Parallel()
+	e := newExecEnv(t)
+	id := e.create("lane", nil)
+	h := e.mustClaim("lane")
+	p := workerPolicy("w-1")
+	p.MaxWait = time.Hour
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan struct{})
+	var (
+		next *backend.Handle
+		err  error
+	)
+	go func() {
+		defer close(done)
+		next, err = e.b.CompleteAndClaim(ctx, h, nil, "lane", backend.CapabilitySet{}, p)
+	}()
+	// The completion commits before the wait starts.
+	for e.state(id) != backend.PublicStateCompleted {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	if err != nil || next != nil {
+		t.Fatalf("CompleteAndClaim = %v, %v; want nil, nil", next, err)
 	}
 }
