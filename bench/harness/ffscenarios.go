@@ -278,6 +278,9 @@ type S4Row struct {
 	Runners     int     `json:"runners"`
 	Seconds     float64 `json:"seconds"`
 	FlowsPerSec float64 `json:"flows_per_sec"`
+	// CPUPerFlowMS is the process's CPU time (user + system) per flow,
+	// steadier than flows/s on a shared machine.
+	CPUPerFlowMS float64 `json:"cpu_ms_per_flow"`
 	// Build is CreateFlow → last edge applied; Flow is first create → last
 	// member completed, per flow.
 	Build   Percentiles `json:"build_ms"`
@@ -344,7 +347,7 @@ func RunS4(ctx context.Context, dir, mode string, flows, nodes, runners int) (ro
 		next++
 		return next <= flows && firstErr == nil
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	for r := range runners {
 		lane := backend.LaneID(fmt.Sprintf("s4-%d", r))
 		policy := claimPolicy(r)
@@ -362,12 +365,13 @@ func RunS4(ctx context.Context, dir, mode string, flows, nodes, runners int) (ro
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
 	if firstErr != nil {
 		return row, firstErr
 	}
 	row.Seconds = elapsed.Seconds()
 	row.FlowsPerSec = perSec(flows, elapsed)
+	row.CPUPerFlowMS = float64(cpu) / float64(time.Millisecond) / float64(flows)
 	row.Build, row.Flow = percentiles(build), percentiles(flow)
 	return row, nil
 }
