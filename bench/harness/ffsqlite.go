@@ -69,6 +69,12 @@ func (f *FFSQLite) Submit(ctx context.Context, set int) (string, error) {
 
 // Work implements System.
 func (f *FFSQLite) Work(ctx context.Context, plan Plan) ([]Completion, error) {
+	f.setWorkers(plan)
+	return pullWork(ctx, f, plan)
+}
+
+// setWorkers gives each of plan's workers its claim policy.
+func (f *FFSQLite) setWorkers(plan Plan) {
 	f.workers = make([]backend.ClaimPolicy, plan.Workers())
 	for i := range f.workers {
 		f.workers[i] = backend.ClaimPolicy{
@@ -77,15 +83,18 @@ func (f *FFSQLite) Work(ctx context.Context, plan Plan) ([]Completion, error) {
 			WorkerInstanceID: backend.WorkerInstanceID(fmt.Sprintf("bench-%d", i)),
 		}
 	}
-	return pullWork(ctx, f, plan)
+}
+
+// caps is the capability set a worker of set offers.
+func (f *FFSQLite) caps(set int) backend.CapabilitySet {
+	if set == Unrouted {
+		return backend.CapabilitySet{}
+	}
+	return backend.CapabilitySet{Tokens: f.setCaps[set]}
 }
 
 func (f *FFSQLite) claim(ctx context.Context, worker, set int) (job, bool, error) {
-	var caps backend.CapabilitySet
-	if set != Unrouted {
-		caps.Tokens = f.setCaps[set]
-	}
-	h, err := f.b.Claim(ctx, ffLane, caps, f.workers[worker])
+	h, err := f.b.Claim(ctx, ffLane, f.caps(set), f.workers[worker])
 	if err != nil || h == nil {
 		return job{}, false, err
 	}
@@ -94,6 +103,30 @@ func (f *FFSQLite) claim(ctx context.Context, worker, set int) (job, bool, error
 
 func (f *FFSQLite) complete(ctx context.Context, j job) error {
 	return f.b.Complete(ctx, j.ref.(backend.Handle), nil)
+}
+
+// FFSQLiteChained is FFSQLite with each worker completing through
+// CompleteAndClaim, which claims its next job in the same transaction (as
+// the worker package's runner does).
+type FFSQLiteChained struct {
+	FFSQLite
+}
+
+// Name implements System.
+func (*FFSQLiteChained) Name() string { return "ffsqlite-chained" }
+
+// Work implements System.
+func (c *FFSQLiteChained) Work(ctx context.Context, plan Plan) ([]Completion, error) {
+	c.setWorkers(plan)
+	return pullWork(ctx, c, plan)
+}
+
+func (c *FFSQLiteChained) completeAndClaim(ctx context.Context, j job, worker, set int) (job, bool, error) {
+	h, err := c.b.CompleteAndClaim(ctx, j.ref.(backend.Handle), nil, ffLane, c.caps(set), c.workers[worker])
+	if err != nil || h == nil {
+		return job{}, false, err
+	}
+	return job{id: string(h.ExecutionID()), ref: *h}, true, nil
 }
 
 // Close implements System.

@@ -94,9 +94,21 @@ type puller interface {
 	complete(ctx context.Context, j job) error
 }
 
+// chainer is a puller that can complete a job and claim the worker's next
+// one in a single call.
+type chainer interface {
+	puller
+	// completeAndClaim finishes j and claims the next job for set on
+	// behalf of worker; ok is false when nothing was claimable.
+	completeAndClaim(ctx context.Context, j job, worker, set int) (next job, ok bool, err error)
+}
+
 // pullWork runs plan.Workers() goroutines that claim and complete until
 // plan.Limit jobs are done or nothing is claimable, and returns the
-// completions. The first error stops every worker.
+// completions. The first error stops every worker. A chainer completes
+// with completeAndClaim when every queued job is to be worked (no Limit,
+// which a job claimed ahead could overrun); a job it claims that way
+// counts as claimed when the call returned.
 func pullWork(ctx context.Context, p puller, plan Plan) ([]Completion, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -116,17 +128,34 @@ func pullWork(ctx context.Context, p puller, plan Plan) ([]Completion, error) {
 		if plan.Sets > 0 {
 			set = w % plan.Sets
 		}
+		chain, chains := p.(chainer)
+		chains = chains && plan.Limit == 0
 		wg.Go(func() {
 			local := make([]Completion, 0, 1024)
 			defer func() { results[w] = local }()
+			var (
+				ahead   job // claimed by the previous completeAndClaim
+				haveAt  time.Time
+				holding bool
+			)
 			for ctx.Err() == nil {
 				if plan.Limit > 0 && reserved.Add(1) > int64(plan.Limit) {
 					return
 				}
 				start := time.Now()
-				j, ok, err := p.claim(ctx, w, set)
+				j, ok, err := ahead, true, error(nil)
+				if holding {
+					start, holding = haveAt, false
+				} else {
+					j, ok, err = p.claim(ctx, w, set)
+				}
 				if err == nil && ok {
-					err = p.complete(ctx, j)
+					if chains {
+						ahead, holding, err = chain.completeAndClaim(ctx, j, w, set)
+						haveAt = time.Now()
+					} else {
+						err = p.complete(ctx, j)
+					}
 				}
 				if err != nil {
 					errOnce.Do(func() { firstErr = fmt.Errorf("worker %d: %w", w, err); cancel() })

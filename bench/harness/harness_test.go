@@ -16,6 +16,7 @@ func TestSystemsSmoke(t *testing.T) {
 	}
 	factories := []Factory{
 		func() System { return &FFSQLite{} },
+		func() System { return &FFSQLiteChained{} },
 		func() System { return &Raw{} },
 		func() System {
 			return &River{FetchCooldown: time.Millisecond, FetchPollInterval: 20 * time.Millisecond}

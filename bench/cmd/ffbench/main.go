@@ -1,7 +1,9 @@
 // Command ffbench measures ffsqlite side by side with a raw-SQLite floor,
 // River (riversqlite) and goqite in one run on one machine, prints one
 // markdown table per scenario and writes the same numbers as JSON under
-// -results.
+// -results. System "ffsqlite" claims and completes with two calls per job;
+// "ffsqlite-chained" completes with CompleteAndClaim, which claims the
+// worker's next job in the same transaction (the worker package's path).
 //
 // Scenarios:
 //   - s1: N jobs submitted one by one, then W workers claim and complete
@@ -52,7 +54,7 @@ func main() {
 		workersFlag  = flag.String("workers", "1,4,16", "S1 worker counts, comma-separated")
 		sets         = flag.Int("sets", 10, "S5 capability sets")
 		perSetFlag   = flag.String("per-set", "1,2", "S5 workers per capability set, comma-separated")
-		systemsFlag  = flag.String("systems", "ffsqlite,raw-sqlite,river,goqite", "systems for S1/S5, comma-separated")
+		systemsFlag  = flag.String("systems", "ffsqlite,ffsqlite-chained,raw-sqlite,river,goqite", "systems for S1/S5, comma-separated")
 		scenarios    = flag.String("scenarios", "s1,s5,growth,s2,s4,s6,sb", "scenarios to run, comma-separated")
 		growthSmall  = flag.Int("growth-small", 10_000, "growth baseline: jobs queued")
 		growthBig    = flag.Int("growth-big", 50_000, "growth: large backlog (queued, then finished); the issue's figure is 1000000 (about an hour at current speed)")
@@ -93,8 +95,9 @@ func main() {
 	}
 	systems := strings.Split(*systemsFlag, ",")
 	factories := map[string]harness.Factory{
-		"ffsqlite":   func() harness.System { return &harness.FFSQLite{} },
-		"raw-sqlite": func() harness.System { return &harness.Raw{} },
+		"ffsqlite":         func() harness.System { return &harness.FFSQLite{} },
+		"ffsqlite-chained": func() harness.System { return &harness.FFSQLiteChained{} },
+		"raw-sqlite":       func() harness.System { return &harness.Raw{} },
 		"river": func() harness.System {
 			return &harness.River{FetchCooldown: *riverCool, FetchPollInterval: *riverPoll, MaxConns: *riverConns}
 		},
