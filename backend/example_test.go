@@ -273,6 +273,50 @@ func ExampleSQLiteBackend_BuildFlow() {
 	// ran merge
 }
 
+// Work a chain with one Claim and then CompleteAndClaim per step: each
+// completion makes the next member claimable and claims it in the same
+// transaction.
+func ExampleSQLiteBackend_CompleteAndClaim() {
+	ctx := context.Background()
+	b, err := backend.New(ctx, "file:example-complete-and-claim?mode=memory&cache=shared")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+
+	args := backend.BuildFlowArgs{FlowID: backend.NewFlowID(), FlowKind: "pipeline"}
+	var prev backend.ExecutionID
+	for _, step := range []string{"extract", "transform", "load"} {
+		id := backend.NewExecutionID()
+		args.Members = append(args.Members, backend.CreateExecutionArgs{ExecutionID: id, LaneID: "etl", ExecutionKind: step})
+		if prev != "" {
+			args.Edges = append(args.Edges, backend.BuildFlowEdge{Upstream: prev, Downstream: id})
+		}
+		prev = id
+	}
+	if _, err := b.BuildFlow(ctx, args); err != nil {
+		log.Fatal(err)
+	}
+
+	policy := backend.ClaimPolicy{WorkerID: "w", WorkerInstanceID: "w-1", LeaseTTL: 30 * time.Second}
+	h, err := b.Claim(ctx, "etl", backend.CapabilitySet{}, policy)
+	for h != nil && err == nil {
+		info, rerr := b.ReadExecutionInfo(ctx, h.ExecutionID())
+		if rerr != nil {
+			log.Fatal(rerr)
+		}
+		fmt.Println("ran", info.ExecutionKind)
+		h, err = b.CompleteAndClaim(ctx, *h, nil, "etl", backend.CapabilitySet{}, policy)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// ran extract
+	// ran transform
+	// ran load
+}
+
 // Suspend on a waitpoint, deliver the signal that satisfies it, and claim
 // the resumed execution.
 func Example_suspendAndResume() {
