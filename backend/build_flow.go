@@ -106,22 +106,48 @@ type buildFlowPlan struct {
 	// their ids exists yet; then they are inserted already placed in the
 	// flow (placed).
 	placeable bool
+	// inbound are the edges into each downstream, in order of its first
+	// edge (what the fast path gates and counts).
+	inbound []inboundEdges
+}
+
+// inboundEdges are the edges into one downstream: how many, and the id of
+// the last, which its blocking detail names.
+type inboundEdges struct {
+	down     string
+	edges    int64
+	lastEdge string
+}
+
+// inboundOf groups edges by downstream, in order of each one's first edge.
+func inboundOf(edges []stagedEdge) []inboundEdges {
+	var out []inboundEdges
+	at := map[string]int{}
+	for _, e := range edges {
+		i, ok := at[e.down]
+		if !ok {
+			i = len(out)
+			at[e.down] = i
+			out = append(out, inboundEdges{down: e.down})
+		}
+		out[i].edges++
+		out[i].lastEdge = string(e.edgeID)
+	}
+	return out
 }
 
 // placed returns the member plans with their flow placement: the flow and
 // the inbound edges that gate them.
 func (p buildFlowPlan) placed() []createPlan {
-	inbound := make(map[string]*flowPlacement, len(p.members))
+	byDown := make(map[string]inboundEdges, len(p.inbound))
+	for _, in := range p.inbound {
+		byDown[in.down] = in
+	}
 	plans := make([]createPlan, len(p.members))
 	for i, m := range p.members {
-		m.flow = &flowPlacement{flowID: p.flow.FlowID}
-		inbound[string(m.args.ExecutionID)] = m.flow
+		in := byDown[string(m.args.ExecutionID)]
+		m.flow = &flowPlacement{flowID: p.flow.FlowID, inbound: in.edges, lastEdge: in.lastEdge}
 		plans[i] = m
-	}
-	for _, e := range p.edges {
-		in := inbound[e.down]
-		in.inbound++
-		in.lastEdge = string(e.edgeID)
 	}
 	return plans
 }
@@ -185,6 +211,7 @@ func planBuildFlow(args BuildFlowArgs) (buildFlowPlan, error) {
 		p.edges[i] = se
 	}
 	p.simpleEdges = distinctAcyclic(p.edges)
+	p.inbound = inboundOf(p.edges)
 	p.placeable = p.simpleEdges && keyless && len(member) == len(args.Members)
 	return p, nil
 }
@@ -378,12 +405,6 @@ func (w *writeTx) buildFresh(ctx context.Context, p buildFlowPlan, placed bool) 
 		}
 		withPolicy[string(mp.down)] = true
 	}
-	type inbound struct {
-		edges    int64
-		lastEdge string
-	}
-	var order []string
-	groups := map[string]*inbound{}
 	for _, se := range p.edges {
 		if err := w.q.EdgeInsertApplied(ctx, dbgen.EdgeInsertAppliedParams{
 			FlowID: string(flowID), EdgeID: string(se.edgeID), UpstreamExecutionID: se.up, DownstreamExecutionID: se.down,
@@ -391,22 +412,13 @@ func (w *writeTx) buildFresh(ctx context.Context, p buildFlowPlan, placed bool) 
 		}); err != nil {
 			return err
 		}
-		in := groups[se.down]
-		if in == nil {
-			in = &inbound{}
-			groups[se.down] = in
-			order = append(order, se.down)
-		}
-		in.edges++
-		in.lastEdge = string(se.edgeID)
 	}
-	for _, down := range order {
-		in := groups[down]
+	for _, in := range p.inbound {
 		// Only a policy has written a group row yet.
-		g := newGroup(string(flowID), down)
-		if withPolicy[down] {
+		g := newGroup(string(flowID), in.down)
+		if withPolicy[in.down] {
 			var err error
-			if g, _, err = w.loadGroup(ctx, string(flowID), down); err != nil {
+			if g, _, err = w.loadGroup(ctx, string(flowID), in.down); err != nil {
 				return err
 			}
 		}
@@ -417,7 +429,7 @@ func (w *writeTx) buildFresh(ctx context.Context, p buildFlowPlan, placed bool) 
 		if placed {
 			continue // inserted gated (flowPlacement)
 		}
-		if err := w.gateChild(ctx, down, g.RunningCount, in.lastEdge); err != nil {
+		if err := w.gateChild(ctx, in.down, g.RunningCount, in.lastEdge); err != nil {
 			return err
 		}
 	}

@@ -10,9 +10,10 @@ import (
 
 // The retention trimmer (spec 05 §B.4 J11). A terminal execution whose
 // terminal time is older than Config.Retention is deleted together with
-// every row that names it — attempts, capabilities, grants, operator and
-// signal events, signals, waitpoints, suspension, stream frames, summary
-// and metadata, budget and quota bookkeeping, flow edges — in one
+// every row that names it — an out-of-line input payload, attempts,
+// capabilities, grants, operator and signal events, signals, waitpoints,
+// suspension, stream frames, summary and metadata, budget and quota
+// bookkeeping, flow edges — in one
 // transaction per batch, ff_exec_core last. A flow member goes only once
 // every member of its flow qualifies; the flow's own rows go with its last
 // member.

@@ -90,21 +90,48 @@ func TestCompleteAndClaimTakesTheLaneInOrder(t *testing.T) {
 	}
 }
 
-// TestCompleteAndClaimWaits: with nothing claimable it waits up to MaxWait
-// like Claim, and still completes the handle.
-func TestCompleteAndClaimWaits(t *testing.T) {
+// TestCompleteAndClaimNothingClaimable: with nothing to claim and no
+// MaxWait it returns at once, the handle completed.
+func TestCompleteAndClaimNothingClaimable(t *testing.T) {
 	t.Parallel()
 	e := newExecEnv(t)
 	id := e.create("lane", nil)
 	h := e.mustClaim("lane")
-	p := workerPolicy("w-1")
-	p.MaxWait = time.Millisecond
-	next, err := e.b.CompleteAndClaim(e.ctx, h, nil, "lane", backend.CapabilitySet{}, p)
+	next, err := e.b.CompleteAndClaim(e.ctx, h, nil, "lane", backend.CapabilitySet{}, workerPolicy("w-1"))
 	if err != nil || next != nil {
 		t.Fatalf("CompleteAndClaim = %v, %v; want nothing claimed", next, err)
 	}
 	if got := e.state(id); got != backend.PublicStateCompleted {
 		t.Fatalf("state = %s, want completed", got)
+	}
+}
+
+// TestCompleteAndClaimWaitsForWork: with MaxWait, an execution created
+// after the completion committed is claimed by the same call, as a
+// waiting Claim would claim it.
+func TestCompleteAndClaimWaitsForWork(t *testing.T) {
+	t.Parallel()
+	e := newExecEnv(t)
+	id := e.create("lane", nil)
+	h := e.mustClaim("lane")
+	p := workerPolicy("w-1")
+	p.MaxWait = time.Hour
+	type result struct {
+		next *backend.Handle
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		next, err := e.b.CompleteAndClaim(e.ctx, h, nil, "lane", backend.CapabilitySet{}, p)
+		done <- result{next, err}
+	}()
+	for e.state(id) != backend.PublicStateCompleted {
+		time.Sleep(time.Millisecond)
+	}
+	later := e.create("lane", nil) // after the completion's transaction
+	r := <-done
+	if r.err != nil || r.next == nil || r.next.ExecutionID() != later {
+		t.Fatalf("CompleteAndClaim = %v, %v; want a handle for %s", r.next, r.err, later)
 	}
 }
 

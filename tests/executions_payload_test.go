@@ -32,23 +32,18 @@ func (e *execEnv) requirePayload(id backend.ExecutionID, want []byte, external b
 	if !bytes.Equal(ec.InputPayload, want) {
 		e.t.Fatalf("input payload of %s: %d bytes, want %d bytes (equal: false)", id, len(ec.InputPayload), len(want))
 	}
-	got := struct {
-		External   int64
-		RowBytes   int
-		Side       int
-		SideLength int
-	}{
-		External: e.rawExecColumn(id, "payload_external").(int64),
-		RowBytes: len(e.rawExecColumn(id, "payload").([]byte)),
-		Side:     e.countRows("ff_exec_payload", "execution_id = ?", string(id)),
+	// Where it is stored: the row's payload_external flag and payload
+	// length, and the ff_exec_payload rows for it (of the right length).
+	type stored struct{ External, RowBytes, Side, SideOfLength int64 }
+	got := stored{
+		External:     e.rawExecColumn(id, "payload_external").(int64),
+		RowBytes:     int64(len(e.rawExecColumn(id, "payload").([]byte))),
+		Side:         int64(e.countRows("ff_exec_payload", "execution_id = ?", string(id))),
+		SideOfLength: int64(e.countRows("ff_exec_payload", "execution_id = ? AND length(payload) = ?", string(id), len(want))),
 	}
-	if got.Side == 1 {
-		got.SideLength = e.countRows("ff_exec_payload", "execution_id = ? AND length(payload) = ?", string(id), len(want))
-	}
-	wantStored := got
-	wantStored.External, wantStored.RowBytes, wantStored.Side, wantStored.SideLength = 0, len(want), 0, 0
+	wantStored := stored{RowBytes: int64(len(want))}
 	if external {
-		wantStored.External, wantStored.RowBytes, wantStored.Side, wantStored.SideLength = 1, 0, 1, 1
+		wantStored = stored{External: 1, Side: 1, SideOfLength: 1}
 	}
 	if diff := cmp.Diff(wantStored, got); diff != "" {
 		e.t.Fatalf("storage of %s's %d-byte payload (-want +got)\n%s", id, len(want), diff)
