@@ -204,10 +204,7 @@ func (db *database) claimOnce(ctx context.Context, lane LaneID, capsJSON string,
 // claim is a claim transaction's body (see claimOnce).
 func (w *writeTx) claim(ctx context.Context, lane LaneID, capsJSON string, policy ClaimPolicy) (*Handle, bool, error) {
 	skips := 0
-	ps := string(derivePublicState(PhaseRunnable, EligibilityEligibleNow, OutcomeNone, ""))
-	if _, err := w.q.PromoteDueInLane(ctx, dbgen.PromoteDueInLaneParams{
-		PublicState: ps, NowMs: w.now, LaneID: string(lane), Batch: promoteBatch,
-	}); err != nil {
+	if err := w.promoteDueInLane(ctx, lane); err != nil {
 		return nil, false, err
 	}
 	for {
@@ -254,6 +251,22 @@ func (w *writeTx) claim(ctx context.Context, lane LaneID, capsJSON string, polic
 			return h, false, err
 		}
 	}
+}
+
+// promoteDueInLane makes the lane's delayed executions whose time has come
+// eligible, a bounded batch. It looks first: the batch update materialises
+// its id list on every run, which costs more than the look (about 18 µs
+// against 5 per claim), and a lane usually has nothing due.
+func (w *writeTx) promoteDueInLane(ctx context.Context, lane LaneID) error {
+	due, err := w.q.NextDueInLane(ctx, string(lane))
+	if err != nil || due < 0 || due > w.now {
+		return err
+	}
+	ps := string(derivePublicState(PhaseRunnable, EligibilityEligibleNow, OutcomeNone, ""))
+	_, err = w.q.PromoteDueInLane(ctx, dbgen.PromoteDueInLaneParams{
+		PublicState: ps, NowMs: w.now, LaneID: string(lane), Batch: promoteBatch,
+	})
+	return err
 }
 
 // betterCandidate returns whichever of the eligible execution and the

@@ -153,7 +153,7 @@ var execCoreScan = regexp.MustCompile(`^SCAN (ff_exec_core|e|d)\b`)
 func TestClaimQueryPlans(t *testing.T) {
 	t.Parallel()
 	b, clock := openPlanDatabase(t)
-	stmts := claimStatements(t, "nextEligible", "nextReclaimable", "promoteDueInLane")
+	stmts := claimStatements(t, "nextEligible", "nextReclaimable", "nextDueInLane", "promoteDueInLane")
 	now := clock.Now().UnixMilli()
 
 	tests := []struct {
@@ -184,6 +184,16 @@ func TestClaimQueryPlans(t *testing.T) {
 			wantSearch: []*regexp.Regexp{
 				regexp.MustCompile(`^SEARCH e USING (COVERING )?INDEX ff_exec_core_reclaimable_idx \(lane_id=\?\)$`),
 				regexp.MustCompile(`^SEARCH c USING (COVERING |PRIMARY )?(INDEX|KEY) .*\(execution_id=\?`),
+			},
+		},
+		{
+			// Claim's look before promoting: the lane's earliest delay.
+			name:      "NextDueInLane",
+			stmt:      stmts["nextDueInLane"],
+			args:      []any{"lane-1"},
+			wantIndex: "ff_exec_core_delayed_lane_idx",
+			wantSearch: []*regexp.Regexp{
+				regexp.MustCompile(`^SEARCH ff_exec_core USING COVERING INDEX ff_exec_core_delayed_lane_idx \(lane_id=\?\)$`),
 			},
 		},
 		{
