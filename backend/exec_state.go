@@ -143,14 +143,19 @@ func (w *writeTx) loadExec(ctx context.Context, id string) (*exec, error) {
 	return &exec{row}, nil
 }
 
-// saveExec derives public_state and writes the row back whole, stamping
-// the mutation time.
-func (w *writeTx) saveExec(ctx context.Context, e *exec) error {
+// stamp prepares e's changed state for writing: it derives public_state,
+// stamps the mutation time and wakes claimers when e became claimable.
+func (w *writeTx) stamp(e *exec) {
 	e.PublicState = string(derivePublicState(e.phase(), e.eligibility(), e.terminalOutcome(), PublicState(e.PublicState)))
 	e.LastMutationAtMs = w.now
 	if e.eligibility() == EligibilityEligibleNow && e.phase() == PhaseRunnable {
 		w.wake(topicClaimable)
 	}
+}
+
+// saveExec stamps e and writes the row back whole.
+func (w *writeTx) saveExec(ctx context.Context, e *exec) error {
+	w.stamp(e)
 	return w.q.SaveExecution(ctx, dbgen.SaveExecutionParams{
 		Priority:           e.Priority,
 		LifecyclePhase:     e.LifecyclePhase,

@@ -331,13 +331,19 @@ func (w *writeTx) passData(ctx context.Context, up *exec, downstream string) err
 // WaitChildren yet) or otherwise not blocked on dependencies is left
 // alone. A delay that is still in the future is kept.
 func (w *writeTx) promoteWaiting(ctx context.Context, id string) error {
-	d, err := w.loadExec(ctx, id)
-	if isNotFound(err) {
+	row, err := w.q.GetExecutionGate(ctx, id)
+	if isNoRows(err) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	// Only the gate columns are loaded; parkUntil and stamp change no others.
+	d := &exec{dbgen.FfExecCore{
+		ExecutionID: id, LifecyclePhase: row.LifecyclePhase, OwnershipState: row.OwnershipState,
+		EligibilityState: row.EligibilityState, AttemptState: row.AttemptState,
+		PublicState: row.PublicState, DelayUntilMs: row.DelayUntilMs,
+	}}
 	if d.eligibility() != EligibilityBlockedByDependencies || d.ownership() != OwnershipUnowned ||
 		(d.phase() != PhaseRunnable && d.phase() != PhaseSubmitted) {
 		return nil
@@ -355,7 +361,14 @@ func (w *writeTx) promoteWaiting(ctx context.Context, id string) error {
 		br, why = BlockingWaitingForRetryBackoff, "retry backoff"
 	}
 	w.parkUntil(d, att, due, br, why)
-	return w.saveExec(ctx, d)
+	w.stamp(d)
+	return w.q.SaveExecutionGate(ctx, dbgen.SaveExecutionGateParams{
+		LifecyclePhase: d.LifecyclePhase, EligibilityState: d.EligibilityState,
+		AttemptState: d.AttemptState, BlockingReason: d.BlockingReason,
+		BlockingDetail: d.BlockingDetail, PublicState: d.PublicState,
+		DelayUntilMs: d.DelayUntilMs, LastMutationAtMs: d.LastMutationAtMs,
+		ExecutionID: id,
+	})
 }
 
 // skip ends a downstream whose group became impossible (spec 03 §6.4),

@@ -300,6 +300,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getExecutionStmt, err = db.PrepareContext(ctx, getExecution); err != nil {
 		return nil, fmt.Errorf("error preparing query GetExecution: %w", err)
 	}
+	if q.getExecutionGateStmt, err = db.PrepareContext(ctx, getExecutionGate); err != nil {
+		return nil, fmt.Errorf("error preparing query GetExecutionGate: %w", err)
+	}
 	if q.getExecutionResultStmt, err = db.PrepareContext(ctx, getExecutionResult); err != nil {
 		return nil, fmt.Errorf("error preparing query GetExecutionResult: %w", err)
 	}
@@ -602,6 +605,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.saveExecutionStmt, err = db.PrepareContext(ctx, saveExecution); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveExecution: %w", err)
+	}
+	if q.saveExecutionGateStmt, err = db.PrepareContext(ctx, saveExecutionGate); err != nil {
+		return nil, fmt.Errorf("error preparing query SaveExecutionGate: %w", err)
 	}
 	if q.scanEligibleStmt, err = db.PrepareContext(ctx, scanEligible); err != nil {
 		return nil, fmt.Errorf("error preparing query ScanEligible: %w", err)
@@ -1110,6 +1116,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getExecutionStmt: %w", cerr)
 		}
 	}
+	if q.getExecutionGateStmt != nil {
+		if cerr := q.getExecutionGateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getExecutionGateStmt: %w", cerr)
+		}
+	}
 	if q.getExecutionResultStmt != nil {
 		if cerr := q.getExecutionResultStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getExecutionResultStmt: %w", cerr)
@@ -1615,6 +1626,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing saveExecutionStmt: %w", cerr)
 		}
 	}
+	if q.saveExecutionGateStmt != nil {
+		if cerr := q.saveExecutionGateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing saveExecutionGateStmt: %w", cerr)
+		}
+	}
 	if q.scanEligibleStmt != nil {
 		if cerr := q.scanEligibleStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing scanEligibleStmt: %w", cerr)
@@ -1816,6 +1832,7 @@ type Queries struct {
 	getActiveHMACKeyStmt                    *sql.Stmt
 	getAttemptStmt                          *sql.Stmt
 	getExecutionStmt                        *sql.Stmt
+	getExecutionGateStmt                    *sql.Stmt
 	getExecutionResultStmt                  *sql.Stmt
 	getHMACKeyStmt                          *sql.Stmt
 	getLatestAttemptStmt                    *sql.Stmt
@@ -1917,6 +1934,7 @@ type Queries struct {
 	retentionTrimOperatorEventsStmt         *sql.Stmt
 	retentionTrimSignalEventsStmt           *sql.Stmt
 	saveExecutionStmt                       *sql.Stmt
+	saveExecutionGateStmt                   *sql.Stmt
 	scanEligibleStmt                        *sql.Stmt
 	setExecutionFlowStmt                    *sql.Stmt
 	signalEventListAfterStmt                *sql.Stmt
@@ -2029,6 +2047,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getActiveHMACKeyStmt:                    q.getActiveHMACKeyStmt,
 		getAttemptStmt:                          q.getAttemptStmt,
 		getExecutionStmt:                        q.getExecutionStmt,
+		getExecutionGateStmt:                    q.getExecutionGateStmt,
 		getExecutionResultStmt:                  q.getExecutionResultStmt,
 		getHMACKeyStmt:                          q.getHMACKeyStmt,
 		getLatestAttemptStmt:                    q.getLatestAttemptStmt,
@@ -2130,6 +2149,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		retentionTrimOperatorEventsStmt:         q.retentionTrimOperatorEventsStmt,
 		retentionTrimSignalEventsStmt:           q.retentionTrimSignalEventsStmt,
 		saveExecutionStmt:                       q.saveExecutionStmt,
+		saveExecutionGateStmt:                   q.saveExecutionGateStmt,
 		scanEligibleStmt:                        q.scanEligibleStmt,
 		setExecutionFlowStmt:                    q.setExecutionFlowStmt,
 		signalEventListAfterStmt:                q.signalEventListAfterStmt,

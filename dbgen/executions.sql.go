@@ -113,6 +113,38 @@ func (q *Queries) GetExecution(ctx context.Context, executionID string) (FfExecC
 	return i, err
 }
 
+const getExecutionGate = `-- name: GetExecutionGate :one
+SELECT lifecycle_phase, ownership_state, eligibility_state, attempt_state,
+       public_state, delay_until_ms
+FROM ff_exec_core WHERE execution_id = ?
+`
+
+type GetExecutionGateRow struct {
+	LifecyclePhase   string
+	OwnershipState   string
+	EligibilityState string
+	AttemptState     string
+	PublicState      string
+	DelayUntilMs     sql.NullInt64
+}
+
+// Dependency promotion's read: only the state it decides on and changes.
+// The whole row is ~55 columns, and scanning them is most of a lookup's
+// cost on the path that runs once per resolved edge.
+func (q *Queries) GetExecutionGate(ctx context.Context, executionID string) (GetExecutionGateRow, error) {
+	row := q.queryRow(ctx, q.getExecutionGateStmt, getExecutionGate, executionID)
+	var i GetExecutionGateRow
+	err := row.Scan(
+		&i.LifecyclePhase,
+		&i.OwnershipState,
+		&i.EligibilityState,
+		&i.AttemptState,
+		&i.PublicState,
+		&i.DelayUntilMs,
+	)
+	return i, err
+}
+
 const getExecutionResult = `-- name: GetExecutionResult :one
 SELECT result FROM ff_exec_core WHERE execution_id = ? AND result IS NOT NULL
 `
@@ -727,6 +759,48 @@ func (q *Queries) SaveExecution(ctx context.Context, arg SaveExecutionParams) er
 		arg.FailureCategory,
 		arg.ProgressPct,
 		arg.ProgressMessage,
+		arg.ExecutionID,
+	)
+	return err
+}
+
+const saveExecutionGate = `-- name: SaveExecutionGate :exec
+UPDATE ff_exec_core SET
+    lifecycle_phase     = ?1,
+    eligibility_state   = ?2,
+    attempt_state       = ?3,
+    blocking_reason     = ?4,
+    blocking_detail     = ?5,
+    public_state        = ?6,
+    delay_until_ms      = ?7,
+    last_mutation_at_ms = ?8
+WHERE execution_id = ?9
+`
+
+type SaveExecutionGateParams struct {
+	LifecyclePhase   string
+	EligibilityState string
+	AttemptState     string
+	BlockingReason   string
+	BlockingDetail   string
+	PublicState      string
+	DelayUntilMs     sql.NullInt64
+	LastMutationAtMs int64
+	ExecutionID      string
+}
+
+// Dependency promotion's write: the columns GetExecutionGate's caller
+// changes (ownership stays unowned), nothing else.
+func (q *Queries) SaveExecutionGate(ctx context.Context, arg SaveExecutionGateParams) error {
+	_, err := q.exec(ctx, q.saveExecutionGateStmt, saveExecutionGate,
+		arg.LifecyclePhase,
+		arg.EligibilityState,
+		arg.AttemptState,
+		arg.BlockingReason,
+		arg.BlockingDetail,
+		arg.PublicState,
+		arg.DelayUntilMs,
+		arg.LastMutationAtMs,
 		arg.ExecutionID,
 	)
 	return err

@@ -73,6 +73,28 @@ DELETE FROM ff_exec_payload WHERE execution_id = ?;
 -- name: GetExecution :one
 SELECT * FROM ff_exec_core WHERE execution_id = ?;
 
+-- name: GetExecutionGate :one
+-- Dependency promotion's read: only the state it decides on and changes.
+-- The whole row is ~55 columns, and scanning them is most of a lookup's
+-- cost on the path that runs once per resolved edge.
+SELECT lifecycle_phase, ownership_state, eligibility_state, attempt_state,
+       public_state, delay_until_ms
+FROM ff_exec_core WHERE execution_id = ?;
+
+-- name: SaveExecutionGate :exec
+-- Dependency promotion's write: the columns GetExecutionGate's caller
+-- changes (ownership stays unowned), nothing else.
+UPDATE ff_exec_core SET
+    lifecycle_phase     = sqlc.arg(lifecycle_phase),
+    eligibility_state   = sqlc.arg(eligibility_state),
+    attempt_state       = sqlc.arg(attempt_state),
+    blocking_reason     = sqlc.arg(blocking_reason),
+    blocking_detail     = sqlc.arg(blocking_detail),
+    public_state        = sqlc.arg(public_state),
+    delay_until_ms      = sqlc.narg(delay_until_ms),
+    last_mutation_at_ms = sqlc.arg(last_mutation_at_ms)
+WHERE execution_id = sqlc.arg(execution_id);
+
 -- name: GetExecutionResult :one
 -- The stored result, or no row when the execution is unknown or has none.
 -- The result is read on its own because the driver scans an empty BLOB as
