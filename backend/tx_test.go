@@ -67,33 +67,48 @@ func registerLane(ctx context.Context, w *writeTx, lane string) error {
 	return w.q.RegisterLane(ctx, dbgen.RegisterLaneParams{LaneID: lane, RegisteredAtMs: w.now, RegisteredBy: "tx_test"})
 }
 
-// Bodies that share a group commit keep their own outcome: a failing or
-// panicking body is rolled back alone, keepAndFail keeps its writes, and
-// everything else commits.
-func TestWriteGroupIsolatesBodies(t *testing.T) {
-	t.Parallel()
+// groupBody is one body of a test group: it registers lane, then runs run.
+type groupBody struct {
+	lane string
+	run  func(ctx context.Context, w *writeTx) error
+	want groupOutcome
+}
+
+type groupOutcome struct {
+	err      error
+	panicked any
+}
+
+var (
+	errBodyFailed = errInvalidInput("body failed")
+	errBodyKept   = errState(SubKindTerminal, "kept")
+)
+
+func bodyOK(lane string) groupBody {
+	return groupBody{lane, func(ctx context.Context, w *writeTx) error { return nil }, groupOutcome{}}
+}
+
+func bodyFails(lane string) groupBody {
+	return groupBody{lane, func(ctx context.Context, w *writeTx) error { return errBodyFailed }, groupOutcome{err: errBodyFailed}}
+}
+
+func bodyKept(lane string) groupBody {
+	return groupBody{lane, func(ctx context.Context, w *writeTx) error { return keepAndFail(errBodyKept) }, groupOutcome{err: errBodyKept}}
+}
+
+func bodyPanics(lane string) groupBody {
+	return groupBody{lane, func(ctx context.Context, w *writeTx) error { panic("boom") }, groupOutcome{panicked: "boom"}}
+}
+
+// checkGroup queues bodies behind a held writer so that they run as one
+// group, in order, then checks each caller's outcome and which lanes
+// committed.
+func checkGroup(t *testing.T, bodies []groupBody, wantLanes []LaneID) {
+	t.Helper()
 	b, db := openTxTestDB(t)
 	ctx := t.Context()
 	release, held := holdWriter(t, db)
-
-	errFail := errInvalidInput("body failed")
-	errKept := errState(SubKindTerminal, "kept")
-	type outcome struct {
-		err      error
-		panicked any
-	}
-	bodies := []struct {
-		lane string
-		run  func(ctx context.Context, w *writeTx) error
-		want outcome
-	}{
-		{"ok-1", func(ctx context.Context, w *writeTx) error { return nil }, outcome{}},
-		{"fails", func(ctx context.Context, w *writeTx) error { return errFail }, outcome{err: errFail}},
-		{"kept", func(ctx context.Context, w *writeTx) error { return keepAndFail(errKept) }, outcome{err: errKept}},
-		{"panics", func(ctx context.Context, w *writeTx) error { panic("boom") }, outcome{panicked: "boom"}},
-		{"ok-2", func(ctx context.Context, w *writeTx) error { return nil }, outcome{}},
-	}
-	got := make([]outcome, len(bodies))
+	got := make([]groupOutcome, len(bodies))
 	var wg sync.WaitGroup
 	for i, body := range bodies {
 		wg.Add(1)
@@ -123,10 +138,30 @@ func TestWriteGroupIsolatesBodies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []LaneID{"kept", "ok-1", "ok-2"}
-	if diff := cmp.Diff(want, lanes.Items); diff != "" {
+	if diff := cmp.Diff(wantLanes, lanes.Items); diff != "" {
 		t.Errorf("committed lanes (-want +got)\n%s", diff)
 	}
+}
+
+// Bodies that share a group commit keep their own outcome: a failing or
+// panicking body is rolled back alone, keepAndFail keeps its writes, and
+// everything else commits.
+func TestWriteGroupIsolatesBodies(t *testing.T) {
+	t.Parallel()
+	checkGroup(t, []groupBody{
+		bodyOK("ok-1"), bodyFails("fails"), bodyKept("kept"), bodyPanics("panics"), bodyOK("ok-2"),
+	}, []LaneID{"kept", "ok-1", "ok-2"})
+}
+
+// Until a body of the group succeeds, bodies run without a savepoint: one
+// that fails or panics rolls the whole transaction back, and the next body
+// begins a new one.
+func TestWriteGroupLeadingFailuresRollBackAlone(t *testing.T) {
+	t.Parallel()
+	checkGroup(t, []groupBody{
+		bodyFails("fails-1"), bodyPanics("panics"), bodyKept("kept"), bodyFails("fails-2"), bodyOK("ok"),
+	}, []LaneID{"kept", "ok"})
+	checkGroup(t, []groupBody{bodyFails("fails-1"), bodyPanics("panics")}, []LaneID{})
 }
 
 // A caller whose ctx ends while its body still waits leaves the queue: the
