@@ -164,6 +164,47 @@ func TestWriteGroupLeadingFailuresRollBackAlone(t *testing.T) {
 	checkGroup(t, []groupBody{bodyFails("fails-1"), bodyPanics("panics")}, []LaneID{})
 }
 
+// A leader that finished other callers' bodies marks the queue released
+// when it gives up the lead, so that the next leader yields once for them
+// to queue again; that leader clears the mark, and a body that ran alone
+// sets none.
+func TestWriteReleasedMarksTheNextLeadersYield(t *testing.T) {
+	t.Parallel()
+	_, db := openTxTestDB(t)
+	ctx := t.Context()
+	released := func() bool {
+		db.writes.mu.Lock()
+		defer db.writes.mu.Unlock()
+		return db.writes.released
+	}
+	release, held := holdWriter(t, db)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := db.write(ctx, func(ctx context.Context, w *writeTx) error { return nil }); err != nil {
+				t.Error(err)
+			}
+		}()
+		waitQueued(t, db, i+1)
+	}
+	release()
+	wg.Wait()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if !released() {
+		t.Fatal("a two-body group gave up the lead without marking the queue released")
+	}
+	if err := db.write(ctx, func(ctx context.Context, w *writeTx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if released() {
+		t.Fatal("a body that ran alone left the queue marked released")
+	}
+}
+
 // A caller whose ctx ends while its body still waits leaves the queue: the
 // body never runs and the caller gets ctx.Err().
 func TestWriteCancelledWhileQueued(t *testing.T) {
