@@ -152,9 +152,10 @@ func BenchmarkClaimCompleteLargePayload(b *testing.B) {
 // builds it with the EngineBackend methods (CreateFlow, one
 // CreateExecutions batch, AddExecutionToFlow per member, then
 // StageDependencyEdge and ApplyDependencyToChild per edge); "buildflow"
-// with one BuildFlow call.
+// with one BuildFlow call; "chained" builds it with BuildFlow and works it
+// with one Claim and then CompleteAndClaim per member.
 func BenchmarkFlowChain10(b *testing.B) {
-	for _, mode := range []string{"calls", "buildflow"} {
+	for _, mode := range []string{"calls", "buildflow", "chained"} {
 		b.Run(mode, func(b *testing.B) {
 			const nodes = 10
 			eng := newBenchBackend(b)
@@ -177,6 +178,10 @@ func BenchmarkFlowChain10(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+				if mode == "chained" {
+					workChained(b, eng, lane, args)
+					continue
+				}
 				for j := range nodes {
 					h, err := eng.Claim(ctx, lane, backend.CapabilitySet{}, benchPolicy)
 					if err != nil || h == nil {
@@ -191,6 +196,29 @@ func BenchmarkFlowChain10(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// workChained claims the first member of a chain on lane, then completes
+// each member with CompleteAndClaim, which claims the next one.
+func workChained(b *testing.B, eng *backend.SQLiteBackend, lane backend.LaneID, args []backend.CreateExecutionArgs) {
+	b.Helper()
+	ctx := context.Background()
+	h, err := eng.Claim(ctx, lane, backend.CapabilitySet{}, benchPolicy)
+	for j := range args {
+		if err != nil || h == nil {
+			b.Fatalf("claim member %d: %v, %v", j, h, err)
+		}
+		if h.ExecutionID() != args[j].ExecutionID {
+			b.Fatalf("claimed %s, want member %d", h.ExecutionID(), j)
+		}
+		h, err = eng.CompleteAndClaim(ctx, *h, nil, lane, backend.CapabilitySet{}, benchPolicy)
+		if j == len(args)-1 && err == nil && h != nil {
+			b.Fatalf("claimed %s after the last member", h.ExecutionID())
+		}
+	}
+	if err != nil {
+		b.Fatal(err)
 	}
 }
 
