@@ -17,8 +17,8 @@
 //     waitpoint, signalled from another goroutine, claimed resumed and
 //     completed; round-trip latency and throughput.
 //   - s4 (ffsqlite only): -s4-flows linear flows of -s4-nodes members,
-//     each built and worked by one of -s4-runners runners; flows/s and
-//     per-flow latency.
+//     each built and worked by one of R runners, for each R in
+//     -s4-runners; flows/s and per-flow latency.
 //   - s6 (ffsqlite only): quorum(1, cancel_remaining) over n upstreams for
 //     each n in -s6-n; latency of the Complete that cancels the rest.
 //
@@ -50,34 +50,34 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("ffbench: ")
 	var (
-		n            = flag.Int("n", 10_000, "jobs per S1/S5 run")
-		workersFlag  = flag.String("workers", "1,4,16", "S1 worker counts, comma-separated")
-		sets         = flag.Int("sets", 10, "S5 capability sets")
-		perSetFlag   = flag.String("per-set", "1,2", "S5 workers per capability set, comma-separated")
-		systemsFlag  = flag.String("systems", "ffsqlite,ffsqlite-chained,raw-sqlite,river,goqite", "systems for S1/S5, comma-separated")
-		scenarios    = flag.String("scenarios", "s1,s5,growth,s2,s4,s6,sb", "scenarios to run, comma-separated")
-		growthSmall  = flag.Int("growth-small", 10_000, "growth baseline: jobs queued")
-		growthBig    = flag.Int("growth-big", 50_000, "growth: large backlog (queued, then finished); the issue's figure is 1000000 (about an hour at current speed)")
-		growthCycles = flag.Int("growth-cycles", 2_000, "growth: claim+complete cycles measured per fixture")
-		growthConc   = flag.Int("growth-build-workers", 4, "growth: goroutines submitting the fixtures")
-		growthDrain  = flag.Int("growth-drain-workers", 1, "growth: workers completing the large backlog into finished rows")
-		s2N          = flag.Int("s2-n", 1_000, "S2: executions suspended and resumed")
-		s2Pipes      = flag.Int("s2-pipelines", 1, "S2: concurrent worker → signaller → resumer pipelines")
-		s4Flows      = flag.Int("s4-flows", 500, "S4: linear flows per mode (a 100-flow run lasts half a second: warm-up and one checkpoint decide it)")
-		s4Nodes      = flag.Int("s4-nodes", 10, "S4: members per flow")
-		s4Runners    = flag.Int("s4-runners", 4, "S4: concurrent flow runners")
-		s4ModesFlag  = flag.String("s4-modes", "calls,buildflow,chained", "S4: how flows are built and worked, comma-separated: calls (one method call per member and edge; Claim and Complete per member), buildflow (one BuildFlow call; Claim and Complete per member), chained (BuildFlow; CompleteAndClaim per member)")
-		s6NFlag      = flag.String("s6-n", "10,100,1000", "S6: upstream counts, comma-separated")
-		s6Reps       = flag.Int("s6-reps", 100, "S6: repetitions per n (a tenth, at least 3, for n ≥ 1000)")
-		sbN          = flag.Int("sb-n", 100_000, "SB: executions created through CreateExecutions")
-		sbBatch      = flag.Int("sb-batch", 1_000, "SB: executions per CreateExecutions call")
-		riverCool    = flag.Duration("river-fetch-cooldown", time.Millisecond, "River FetchCooldown (River's default is 100ms)")
-		riverPoll    = flag.Duration("river-fetch-poll", 50*time.Millisecond, "River FetchPollInterval (River's default is 1s)")
-		riverConns   = flag.Int("river-conns", 1, "River pool size (riversqlite recommends 1)")
-		dirFlag      = flag.String("dir", "", "directory for the database files (default: a new temp dir)")
-		resultsDir   = flag.String("results", "results", "directory for the JSON results")
-		cpuProfile   = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (add -systems ffsqlite to profile ffsqlite alone)")
-		runTimeout   = flag.Duration("run-timeout", 5*time.Minute, "timeout of each single run")
+		n             = flag.Int("n", 10_000, "jobs per S1/S5 run")
+		workersFlag   = flag.String("workers", "1,4,16", "S1 worker counts, comma-separated")
+		sets          = flag.Int("sets", 10, "S5 capability sets")
+		perSetFlag    = flag.String("per-set", "1,2", "S5 workers per capability set, comma-separated")
+		systemsFlag   = flag.String("systems", "ffsqlite,ffsqlite-chained,raw-sqlite,river,goqite", "systems for S1/S5, comma-separated")
+		scenarios     = flag.String("scenarios", "s1,s5,growth,s2,s4,s6,sb", "scenarios to run, comma-separated")
+		growthSmall   = flag.Int("growth-small", 10_000, "growth baseline: jobs queued")
+		growthBig     = flag.Int("growth-big", 50_000, "growth: large backlog (queued, then finished); the issue's figure is 1000000 (about an hour at current speed)")
+		growthCycles  = flag.Int("growth-cycles", 2_000, "growth: claim+complete cycles measured per fixture")
+		growthConc    = flag.Int("growth-build-workers", 4, "growth: goroutines submitting the fixtures")
+		growthDrain   = flag.Int("growth-drain-workers", 1, "growth: workers completing the large backlog into finished rows")
+		s2N           = flag.Int("s2-n", 1_000, "S2: executions suspended and resumed")
+		s2Pipes       = flag.Int("s2-pipelines", 1, "S2: concurrent worker → signaller → resumer pipelines")
+		s4Flows       = flag.Int("s4-flows", 500, "S4: linear flows per mode (a 100-flow run lasts half a second: warm-up and one checkpoint decide it)")
+		s4Nodes       = flag.Int("s4-nodes", 10, "S4: members per flow")
+		s4RunnersFlag = flag.String("s4-runners", "4,16", "S4: concurrent flow runner counts, comma-separated (each mode runs once per count)")
+		s4ModesFlag   = flag.String("s4-modes", "calls,buildflow,chained", "S4: how flows are built and worked, comma-separated: calls (one method call per member and edge; Claim and Complete per member), buildflow (one BuildFlow call; Claim and Complete per member), chained (BuildFlow; CompleteAndClaim per member)")
+		s6NFlag       = flag.String("s6-n", "10,100,1000", "S6: upstream counts, comma-separated")
+		s6Reps        = flag.Int("s6-reps", 100, "S6: repetitions per n (a tenth, at least 3, for n ≥ 1000)")
+		sbN           = flag.Int("sb-n", 100_000, "SB: executions created through CreateExecutions")
+		sbBatch       = flag.Int("sb-batch", 1_000, "SB: executions per CreateExecutions call")
+		riverCool     = flag.Duration("river-fetch-cooldown", time.Millisecond, "River FetchCooldown (River's default is 100ms)")
+		riverPoll     = flag.Duration("river-fetch-poll", 50*time.Millisecond, "River FetchPollInterval (River's default is 1s)")
+		riverConns    = flag.Int("river-conns", 1, "River pool size (riversqlite recommends 1)")
+		dirFlag       = flag.String("dir", "", "directory for the database files (default: a new temp dir)")
+		resultsDir    = flag.String("results", "results", "directory for the JSON results")
+		cpuProfile    = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (add -systems ffsqlite to profile ffsqlite alone)")
+		runTimeout    = flag.Duration("run-timeout", 5*time.Minute, "timeout of each single run")
 	)
 	flag.Parse()
 
@@ -88,6 +88,10 @@ func main() {
 	perSet, err := intList(*perSetFlag)
 	if err != nil {
 		log.Fatalf("-per-set: %v", err)
+	}
+	s4Runners, err := intList(*s4RunnersFlag)
+	if err != nil {
+		log.Fatalf("-s4-runners: %v", err)
 	}
 	s6N, err := intList(*s6NFlag)
 	if err != nil {
@@ -128,7 +132,7 @@ func main() {
 		"river_pool_conns": strconv.Itoa(*riverConns), "goqite_pool_conns": "1", "raw_pool_conns": "1",
 		"ffsqlite_pool": "1 writer + 4 readers (default), no scanners",
 		"s2_n":          strconv.Itoa(*s2N), "s2_pipelines": strconv.Itoa(*s2Pipes),
-		"s4_flows": strconv.Itoa(*s4Flows), "s4_nodes": strconv.Itoa(*s4Nodes), "s4_runners": strconv.Itoa(*s4Runners), "s4_modes": *s4ModesFlag,
+		"s4_flows": strconv.Itoa(*s4Flows), "s4_nodes": strconv.Itoa(*s4Nodes), "s4_runners": *s4RunnersFlag, "s4_modes": *s4ModesFlag,
 		"s6_n": *s6NFlag, "s6_reps": strconv.Itoa(*s6Reps),
 		"sb_n": strconv.Itoa(*sbN), "sb_batch": strconv.Itoa(*sbBatch),
 	}
@@ -240,13 +244,15 @@ func main() {
 	}
 	if slices.Contains(want, "s4") {
 		for _, mode := range strings.Split(*s4ModesFlag, ",") {
-			var row harness.S4Row
-			row.Error = ffOnly("s4 "+mode, func(ctx context.Context) (string, error) {
-				var err error
-				row, err = harness.RunS4(ctx, dir, mode, *s4Flows, *s4Nodes, *s4Runners)
-				return fmt.Sprintf("%.0f flows/s, p50 %.2f ms", row.FlowsPerSec, row.Flow.P50), err
-			})
-			report.S4 = append(report.S4, row)
+			for _, runners := range s4Runners {
+				var row harness.S4Row
+				row.Error = ffOnly(fmt.Sprintf("s4 %s runners=%d", mode, runners), func(ctx context.Context) (string, error) {
+					var err error
+					row, err = harness.RunS4(ctx, dir, mode, *s4Flows, *s4Nodes, runners)
+					return fmt.Sprintf("%.0f flows/s, p50 %.2f ms", row.FlowsPerSec, row.Flow.P50), err
+				})
+				report.S4 = append(report.S4, row)
+			}
 		}
 	}
 	if slices.Contains(want, "s6") {
