@@ -210,26 +210,6 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 	if len(live) == 0 {
 		return nil, 0
 	}
-	// failAll settles every live body with err (nothing of the group
-	// committed), or queues it again when err is a busy fault it has
-	// attempts left for. A body that panicked keeps its panic.
-	failAll := func(err error) ([]*writeReq, int) {
-		retry, busy = nil, 0
-		for _, r := range live {
-			if r.panicked != nil {
-				continue
-			}
-			r.err = nil
-			r.attempts++
-			if IsRetryableBusy(err) && r.attempts < BusyRetryMaxAttempts {
-				retry = append(retry, r)
-				busy = max(busy, r.attempts)
-				continue
-			}
-			r.err = err
-		}
-		return retry, busy
-	}
 	// Bodies' ctx was checked above; from here on nothing is interrupted
 	// (see write).
 	txCtx := context.Background()
@@ -261,6 +241,20 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 		}
 		r.err = err
 	}
+	// alone are the bodies that failed and were rolled back on their own;
+	// a later group-wide fault leaves their outcome as it is.
+	var alone []*writeReq
+	// failAll settles every other live body with err: nothing of the
+	// group is committed.
+	failAll := func(err error) ([]*writeReq, int) {
+		for _, r := range live {
+			if !slices.Contains(alone, r) {
+				r.err = nil
+				settle(r, err)
+			}
+		}
+		return retry, busy
+	}
 	for _, r := range live {
 		if tx == nil {
 			var err error
@@ -285,6 +279,7 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 			}
 			tx = nil
 			settle(r, err)
+			alone = append(alone, r)
 			continue
 		}
 		if _, err := tx.StmtContext(txCtx, db.ops.savepoint).ExecContext(txCtx); err != nil {
@@ -296,6 +291,7 @@ func (db *database) runGroup(group []*writeReq) (retry []*writeReq, busy int) {
 				return failAll(errTransport(rerr))
 			}
 			settle(r, err)
+			alone = append(alone, r)
 		} else {
 			done = append(done, w)
 		}
