@@ -153,7 +153,7 @@ var execCoreScan = regexp.MustCompile(`^SCAN (ff_exec_core|e|d)\b`)
 func TestClaimQueryPlans(t *testing.T) {
 	t.Parallel()
 	b, clock := openPlanDatabase(t)
-	stmts := claimStatements(t, "nextEligible", "nextReclaimable", "nextDueInLane", "promoteDueInLane")
+	stmts := claimStatements(t, "nextEligible", "claimProbe", "nextDueInLane", "promoteDueInLane")
 	now := clock.Now().UnixMilli()
 
 	tests := []struct {
@@ -177,17 +177,19 @@ func TestClaimQueryPlans(t *testing.T) {
 			},
 		},
 		{
-			name:      "NextReclaimable",
-			stmt:      stmts["nextReclaimable"],
+			// The lane's earliest delay and its best reclaimable execution.
+			name:      "ClaimProbe",
+			stmt:      stmts["claimProbe"],
 			args:      []any{"lane-1", `["gpu"]`},
 			wantIndex: "ff_exec_core_reclaimable_idx",
 			wantSearch: []*regexp.Regexp{
+				regexp.MustCompile(`^SEARCH d USING COVERING INDEX ff_exec_core_delayed_lane_idx \(lane_id=\?\)$`),
 				regexp.MustCompile(`^SEARCH e USING (COVERING )?INDEX ff_exec_core_reclaimable_idx \(lane_id=\?\)$`),
 				regexp.MustCompile(`^SEARCH c USING (COVERING |PRIMARY )?(INDEX|KEY) .*\(execution_id=\?`),
 			},
 		},
 		{
-			// Claim's look before promoting: the lane's earliest delay.
+			// A waiting Claim's sleep: the lane's earliest delay.
 			name:      "NextDueInLane",
 			stmt:      stmts["nextDueInLane"],
 			args:      []any{"lane-1"},

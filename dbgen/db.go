@@ -126,6 +126,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.cancelDispatchTargetsStmt, err = db.PrepareContext(ctx, cancelDispatchTargets); err != nil {
 		return nil, fmt.Errorf("error preparing query CancelDispatchTargets: %w", err)
 	}
+	if q.claimProbeStmt, err = db.PrepareContext(ctx, claimProbe); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimProbe: %w", err)
+	}
 	if q.clearSuspensionTimeoutStmt, err = db.PrepareContext(ctx, clearSuspensionTimeout); err != nil {
 		return nil, fmt.Errorf("error preparing query ClearSuspensionTimeout: %w", err)
 	}
@@ -389,9 +392,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.nextEligibleStmt, err = db.PrepareContext(ctx, nextEligible); err != nil {
 		return nil, fmt.Errorf("error preparing query NextEligible: %w", err)
-	}
-	if q.nextReclaimableStmt, err = db.PrepareContext(ctx, nextReclaimable); err != nil {
-		return nil, fmt.Errorf("error preparing query NextReclaimable: %w", err)
 	}
 	if q.payloadDeleteStmt, err = db.PrepareContext(ctx, payloadDelete); err != nil {
 		return nil, fmt.Errorf("error preparing query PayloadDelete: %w", err)
@@ -824,6 +824,11 @@ func (q *Queries) Close() error {
 	if q.cancelDispatchTargetsStmt != nil {
 		if cerr := q.cancelDispatchTargetsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing cancelDispatchTargetsStmt: %w", cerr)
+		}
+	}
+	if q.claimProbeStmt != nil {
+		if cerr := q.claimProbeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimProbeStmt: %w", cerr)
 		}
 	}
 	if q.clearSuspensionTimeoutStmt != nil {
@@ -1264,11 +1269,6 @@ func (q *Queries) Close() error {
 	if q.nextEligibleStmt != nil {
 		if cerr := q.nextEligibleStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing nextEligibleStmt: %w", cerr)
-		}
-	}
-	if q.nextReclaimableStmt != nil {
-		if cerr := q.nextReclaimableStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing nextReclaimableStmt: %w", cerr)
 		}
 	}
 	if q.payloadDeleteStmt != nil {
@@ -1774,6 +1774,7 @@ type Queries struct {
 	cancelBacklogMemberInsertStmt           *sql.Stmt
 	cancelDispatchDeleteGroupStmt           *sql.Stmt
 	cancelDispatchTargetsStmt               *sql.Stmt
+	claimProbeStmt                          *sql.Stmt
 	clearSuspensionTimeoutStmt              *sql.Stmt
 	cliAttemptListStmt                      *sql.Stmt
 	cliFlowMemberListStmt                   *sql.Stmt
@@ -1862,7 +1863,6 @@ type Queries struct {
 	newestGrantStmt                         *sql.Stmt
 	nextDueInLaneStmt                       *sql.Stmt
 	nextEligibleStmt                        *sql.Stmt
-	nextReclaimableStmt                     *sql.Stmt
 	payloadDeleteStmt                       *sql.Stmt
 	payloadGetStmt                          *sql.Stmt
 	payloadPutStmt                          *sql.Stmt
@@ -1989,6 +1989,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		cancelBacklogMemberInsertStmt:           q.cancelBacklogMemberInsertStmt,
 		cancelDispatchDeleteGroupStmt:           q.cancelDispatchDeleteGroupStmt,
 		cancelDispatchTargetsStmt:               q.cancelDispatchTargetsStmt,
+		claimProbeStmt:                          q.claimProbeStmt,
 		clearSuspensionTimeoutStmt:              q.clearSuspensionTimeoutStmt,
 		cliAttemptListStmt:                      q.cliAttemptListStmt,
 		cliFlowMemberListStmt:                   q.cliFlowMemberListStmt,
@@ -2077,7 +2078,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		newestGrantStmt:                         q.newestGrantStmt,
 		nextDueInLaneStmt:                       q.nextDueInLaneStmt,
 		nextEligibleStmt:                        q.nextEligibleStmt,
-		nextReclaimableStmt:                     q.nextReclaimableStmt,
 		payloadDeleteStmt:                       q.payloadDeleteStmt,
 		payloadGetStmt:                          q.payloadGetStmt,
 		payloadPutStmt:                          q.payloadPutStmt,

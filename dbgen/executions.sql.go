@@ -25,6 +25,47 @@ func (q *Queries) AnyExecutionExists(ctx context.Context, ids string) (int64, er
 	return column_1, err
 }
 
+const claimProbe = `-- name: ClaimProbe :one
+SELECT
+    CAST(coalesce((
+        SELECT min(d.delay_until_ms) FROM ff_exec_core d
+        WHERE d.lane_id = ?1 AND d.eligibility_state = 'not_eligible_until_time'
+    ), -1) AS INTEGER) AS next_due_ms,
+    CAST(coalesce((
+        SELECT e.execution_id FROM ff_exec_core e
+        WHERE e.lane_id = ?1
+          AND e.ownership_state = 'lease_expired_reclaimable'
+          AND (e.required_cap_count = 0 OR NOT EXISTS (
+              SELECT 1 FROM ff_execution_capabilities c
+              WHERE c.execution_id = e.execution_id
+                AND c.capability NOT IN (
+                    SELECT j.value FROM json_each(CAST(?2 AS TEXT)) AS j)))
+        ORDER BY e.priority DESC, e.created_at_ms, e.execution_id
+        LIMIT 1
+    ), '') AS TEXT) AS reclaimable_id
+`
+
+type ClaimProbeParams struct {
+	LaneID   string
+	CapsJson string
+}
+
+type ClaimProbeRow struct {
+	NextDueMs     int64
+	ReclaimableID string
+}
+
+// Claim's look at a lane besides its eligible executions, in one statement:
+// when the lane's earliest delayed execution falls due (-1 when none is
+// delayed; claim promotes the due ones first), and the best lease-expired
+// execution of the lane the worker can run (empty when none; decision 11).
+func (q *Queries) ClaimProbe(ctx context.Context, arg ClaimProbeParams) (ClaimProbeRow, error) {
+	row := q.queryRow(ctx, q.claimProbeStmt, claimProbe, arg.LaneID, arg.CapsJson)
+	var i ClaimProbeRow
+	err := row.Scan(&i.NextDueMs, &i.ReclaimableID)
+	return i, err
+}
+
 const findByIdempotencyKey = `-- name: FindByIdempotencyKey :one
 SELECT execution_id FROM ff_exec_core
 WHERE partition_key = ?1
@@ -519,32 +560,6 @@ func (q *Queries) NextEligible(ctx context.Context, arg NextEligibleParams) (Nex
 		&i.FfExecCore.PayloadExternal,
 	)
 	return i, err
-}
-
-const nextReclaimable = `-- name: NextReclaimable :one
-SELECT e.execution_id FROM ff_exec_core e
-WHERE e.lane_id = ?1
-  AND e.ownership_state = 'lease_expired_reclaimable'
-  AND (e.required_cap_count = 0 OR NOT EXISTS (
-      SELECT 1 FROM ff_execution_capabilities c
-      WHERE c.execution_id = e.execution_id
-        AND c.capability NOT IN (
-            SELECT j.value FROM json_each(CAST(?2 AS TEXT)) AS j)))
-ORDER BY e.priority DESC, e.created_at_ms, e.execution_id
-LIMIT 1
-`
-
-type NextReclaimableParams struct {
-	LaneID   string
-	CapsJson string
-}
-
-// The best lease-expired execution of a lane the worker can run (decision 11).
-func (q *Queries) NextReclaimable(ctx context.Context, arg NextReclaimableParams) (string, error) {
-	row := q.queryRow(ctx, q.nextReclaimableStmt, nextReclaimable, arg.LaneID, arg.CapsJson)
-	var execution_id string
-	err := row.Scan(&execution_id)
-	return execution_id, err
 }
 
 const payloadDelete = `-- name: PayloadDelete :exec

@@ -211,18 +211,28 @@ WHERE e.lane_id = sqlc.arg(lane_id)
 ORDER BY e.priority DESC, e.created_at_ms, e.execution_id
 LIMIT 1;
 
--- name: NextReclaimable :one
--- The best lease-expired execution of a lane the worker can run (decision 11).
-SELECT e.execution_id FROM ff_exec_core e
-WHERE e.lane_id = sqlc.arg(lane_id)
-  AND e.ownership_state = 'lease_expired_reclaimable'
-  AND (e.required_cap_count = 0 OR NOT EXISTS (
-      SELECT 1 FROM ff_execution_capabilities c
-      WHERE c.execution_id = e.execution_id
-        AND c.capability NOT IN (
-            SELECT j.value FROM json_each(CAST(sqlc.arg(caps_json) AS TEXT)) AS j)))
-ORDER BY e.priority DESC, e.created_at_ms, e.execution_id
-LIMIT 1;
+-- name: ClaimProbe :one
+-- Claim's look at a lane besides its eligible executions, in one statement:
+-- when the lane's earliest delayed execution falls due (-1 when none is
+-- delayed; claim promotes the due ones first), and the best lease-expired
+-- execution of the lane the worker can run (empty when none; decision 11).
+SELECT
+    CAST(coalesce((
+        SELECT min(d.delay_until_ms) FROM ff_exec_core d
+        WHERE d.lane_id = sqlc.arg(lane_id) AND d.eligibility_state = 'not_eligible_until_time'
+    ), -1) AS INTEGER) AS next_due_ms,
+    CAST(coalesce((
+        SELECT e.execution_id FROM ff_exec_core e
+        WHERE e.lane_id = sqlc.arg(lane_id)
+          AND e.ownership_state = 'lease_expired_reclaimable'
+          AND (e.required_cap_count = 0 OR NOT EXISTS (
+              SELECT 1 FROM ff_execution_capabilities c
+              WHERE c.execution_id = e.execution_id
+                AND c.capability NOT IN (
+                    SELECT j.value FROM json_each(CAST(sqlc.arg(caps_json) AS TEXT)) AS j)))
+        ORDER BY e.priority DESC, e.created_at_ms, e.execution_id
+        LIMIT 1
+    ), '') AS TEXT) AS reclaimable_id;
 
 -- name: ListExecutionIDs :many
 -- Walks the primary key in id order. No (partition, id) index: the SQLite

@@ -75,6 +75,29 @@ func TestLeaseExpiryScannerMarksAndClaimReclaims(t *testing.T) {
 	}
 }
 
+// A lease-expired execution is reclaimed only by a worker that has every
+// capability it requires (decision 11), like a fresh claim.
+func TestReclaimNeedsTheCapabilities(t *testing.T) {
+	e := newExecEnv(t)
+	id := e.create("lane", func(a *backend.CreateExecutionArgs) { a.Policy = capsPolicy("gpu") })
+	e.mustClaim("lane", "gpu")
+	e.clock.Advance(31 * time.Second)
+	if res, err := e.b.RunScannerOnce(e.ctx, scanners.JobLeaseExpiry); err != nil || res.Processed != 1 {
+		t.Fatalf("lease expiry tick = %+v, %v; want 1 processed", res, err)
+	}
+	before := e.dump()
+	for _, caps := range [][]string{nil, {"cpu"}} {
+		if h := e.claim("lane", caps...); h != nil {
+			t.Fatalf("worker %q reclaimed an execution requiring gpu: %s", caps, h)
+		}
+	}
+	e.requireUnchanged(before, "claims by incapable workers")
+	h := e.mustClaim("lane", "cpu", "gpu")
+	if h.Kind() != backend.HandleReclaimed || h.ExecutionID() != id {
+		t.Fatalf("capable worker got %s, want the reclaim of %s", h, id)
+	}
+}
+
 func TestReclaimCapFailsExecution(t *testing.T) {
 	e := newExecEnv(t)
 	id := e.create("lane", func(a *backend.CreateExecutionArgs) {
