@@ -58,15 +58,20 @@ type resolver struct {
 // groupKey names an inbound group: the flow and the downstream.
 type groupKey struct{ flow, downstream string }
 
-// group returns downstream's inbound group, read once per resolver.
-func (r *resolver) group(ctx context.Context, flowID, downstream string) (*group, error) {
-	k := groupKey{flowID, downstream}
+// group returns the inbound group of edge's downstream, read once per
+// resolver: the one this resolver already holds, else the stored row the
+// edge came with, else a lookup.
+func (r *resolver) group(ctx context.Context, edge resolvableEdge) (*group, error) {
+	k := groupKey{edge.flowID, edge.downstream}
 	if g, ok := r.groups[k]; ok {
 		return g, nil
 	}
-	g, _, err := r.w.loadGroup(ctx, flowID, downstream)
-	if err != nil {
-		return nil, err
+	g := edge.stored
+	if g == nil {
+		var err error
+		if g, _, err = r.w.loadGroup(ctx, edge.flowID, edge.downstream); err != nil {
+			return nil, err
+		}
 	}
 	if r.groups == nil {
 		r.groups = make(map[groupKey]*group)
@@ -111,14 +116,14 @@ func (r *resolver) drain(ctx context.Context) error {
 		if !it.e.FlowID.Valid {
 			continue
 		}
-		edges, err := r.w.q.EdgeListUnresolvedOutgoing(ctx, dbgen.EdgeListUnresolvedOutgoingParams{
+		rows, err := r.w.q.EdgeListUnresolvedOutgoing(ctx, dbgen.EdgeListUnresolvedOutgoingParams{
 			UpstreamExecutionID: it.e.ExecutionID, FlowID: it.e.FlowID.String,
 		})
 		if err != nil {
 			return err
 		}
-		for _, edge := range edges {
-			if err := r.resolveEdge(ctx, it, edge); err != nil {
+		for _, row := range rows {
+			if err := r.resolveEdge(ctx, it, outgoingEdge(it.e.FlowID.String, row)); err != nil {
 				return err
 			}
 		}
@@ -145,6 +150,45 @@ func (w *writeTx) completionEvent(ctx context.Context, e *exec) error {
 	})
 	w.wake(topicCompletion)
 	return err
+}
+
+// resolvableEdge is an applied edge as resolution uses it.
+type resolvableEdge struct {
+	flowID, edgeID, downstream, dataPassingRef string
+	// stored is the downstream's inbound group as the edge's query read
+	// it (a fresh all_of group when it has no row); nil when not read.
+	stored *group
+}
+
+// edgeToResolve is a stored edge, its group not read.
+func edgeToResolve(e dbgen.FfEdge) resolvableEdge {
+	return resolvableEdge{flowID: e.FlowID, edgeID: e.EdgeID, downstream: e.DownstreamExecutionID, dataPassingRef: e.DataPassingRef}
+}
+
+// outgoingEdge is a row of EdgeListUnresolvedOutgoing: the edge and its
+// downstream's stored group.
+func outgoingEdge(flowID string, row dbgen.EdgeListUnresolvedOutgoingRow) resolvableEdge {
+	edge := resolvableEdge{flowID: flowID, edgeID: row.EdgeID, downstream: row.DownstreamExecutionID, dataPassingRef: row.DataPassingRef}
+	if !row.PolicyKind.Valid {
+		edge.stored = newGroup(flowID, row.DownstreamExecutionID)
+		return edge
+	}
+	edge.stored = &group{dbgen.FfEdgeGroup{
+		FlowID:                    flowID,
+		DownstreamExecutionID:     row.DownstreamExecutionID,
+		PolicyKind:                row.PolicyKind.String,
+		OnSatisfied:               row.OnSatisfied.String,
+		KTarget:                   row.KTarget.Int64,
+		SuccessCount:              row.SuccessCount.Int64,
+		FailCount:                 row.FailCount.Int64,
+		SkipCount:                 row.SkipCount.Int64,
+		RunningCount:              row.RunningCount.Int64,
+		GroupState:                row.GroupState.String,
+		SatisfiedAtMs:             row.SatisfiedAtMs,
+		CancelSiblingsReason:      row.CancelSiblingsReason,
+		CancelSiblingsPendingFlag: row.CancelSiblingsPendingFlag.Int64,
+	}}
+	return edge
 }
 
 // group is an ff_edge_group row being changed inside a write transaction.
@@ -224,7 +268,7 @@ func (g *group) evaluate() string {
 
 // resolveEdge resolves one applied edge of a terminal upstream with its
 // outcome and acts on the downstream's group (spec 03 §6.2–6.6).
-func (r *resolver) resolveEdge(ctx context.Context, up terminalItem, edge dbgen.FfEdge) error {
+func (r *resolver) resolveEdge(ctx context.Context, up terminalItem, edge resolvableEdge) error {
 	w := r.w
 	success := up.outcome == OutcomeSuccess
 	state := resolutionImpossible
@@ -235,13 +279,13 @@ func (r *resolver) resolveEdge(ctx context.Context, up terminalItem, edge dbgen.
 		ResolutionState: state,
 		ResolvedAtMs:    nullInt(w.now),
 		UpstreamOutcome: nullString(string(up.outcome)),
-		FlowID:          edge.FlowID,
-		EdgeID:          edge.EdgeID,
+		FlowID:          edge.flowID,
+		EdgeID:          edge.edgeID,
 	})
 	if err != nil || n == 0 {
 		return err // n == 0: already resolved, counted once (Q2)
 	}
-	g, err := r.group(ctx, edge.FlowID, edge.DownstreamExecutionID)
+	g, err := r.group(ctx, edge)
 	if err != nil {
 		return err
 	}
@@ -255,10 +299,10 @@ func (r *resolver) resolveEdge(ctx context.Context, up terminalItem, edge dbgen.
 	default:
 		g.FailCount++
 	}
-	passes := success && edge.DataPassingRef != ""
+	passes := success && edge.dataPassingRef != ""
 	if passes && !g.fanIn() {
 		// all_of: every satisfied edge with a ref passes its result.
-		if err := w.passData(ctx, up.e, edge.DownstreamExecutionID); err != nil {
+		if err := w.passData(ctx, up.e, edge.downstream); err != nil {
 			return err
 		}
 	}
@@ -272,17 +316,17 @@ func (r *resolver) resolveEdge(ctx context.Context, up terminalItem, edge dbgen.
 		g.SatisfiedAtMs = nullInt(w.now)
 		if passes && g.fanIn() {
 			// any_of / quorum: only the edge that decided the group passes.
-			if err := w.passData(ctx, up.e, edge.DownstreamExecutionID); err != nil {
+			if err := w.passData(ctx, up.e, edge.downstream); err != nil {
 				return err
 			}
 		}
-		if err := w.promoteWaiting(ctx, edge.DownstreamExecutionID); err != nil {
+		if err := w.promoteWaiting(ctx, edge.downstream); err != nil {
 			return err
 		}
 		return r.finishDecided(ctx, g, up, reasonSiblingSatisfied)
 	case groupImpossible:
 		g.GroupState = groupImpossible
-		if err := r.skip(ctx, edge.DownstreamExecutionID); err != nil {
+		if err := r.skip(ctx, edge.downstream); err != nil {
 			return err
 		}
 		return r.finishDecided(ctx, g, up, reasonSiblingImpossible)
@@ -470,7 +514,7 @@ func (w *writeTx) endExecution(ctx context.Context, e *exec, outcome TerminalOut
 // reset, waiting for the upstream to run again) are left alone.
 func (w *writeTx) resolveLate(ctx context.Context, up *exec, edge dbgen.FfEdge) error {
 	r := &resolver{w: w}
-	if err := r.resolveEdge(ctx, terminalItem{e: up, outcome: TerminalOutcome(up.TerminalOutcome)}, edge); err != nil {
+	if err := r.resolveEdge(ctx, terminalItem{e: up, outcome: TerminalOutcome(up.TerminalOutcome)}, edgeToResolve(edge)); err != nil {
 		return err
 	}
 	return r.drain(ctx)
@@ -553,7 +597,7 @@ func (w *writeTx) resetSkippedMember(ctx context.Context, e *exec) (int, error) 
 		if err != nil {
 			return reset, err
 		}
-		if err := r.resolveEdge(ctx, terminalItem{e: up, outcome: OutcomeSuccess}, edge); err != nil {
+		if err := r.resolveEdge(ctx, terminalItem{e: up, outcome: OutcomeSuccess}, edgeToResolve(edge)); err != nil {
 			return reset, err
 		}
 	}

@@ -1,8 +1,10 @@
 package backend
 
 import (
+	"database/sql"
 	"errors"
 	"math"
+	"reflect"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -90,5 +92,36 @@ func TestGroupPolicyColumnsRoundTrip(t *testing.T) {
 		if !errors.As(err, &e) || e.SubKind != SubKindInvalidInput || e.Detail != tt.detail {
 			t.Fatalf("groupPolicyColumns(%+v) = %v, want invalid_input %q", tt.in, err, tt.detail)
 		}
+	}
+}
+
+// outgoingEdge must carry every column of the stored group: the resolver
+// writes the group back whole (EdgeGroupPut), so a column it left out
+// would be reset. A group column added to the table but not to
+// EdgeListUnresolvedOutgoing or outgoingEdge fails here.
+func TestOutgoingEdgeCarriesTheWholeGroup(t *testing.T) {
+	row := dbgen.EdgeListUnresolvedOutgoingRow{
+		EdgeID: "e", DownstreamExecutionID: "d", DataPassingRef: "ref",
+		PolicyKind: sql.NullString{String: "quorum", Valid: true}, OnSatisfied: sql.NullString{String: "let_run", Valid: true},
+		KTarget: sql.NullInt64{Int64: 2, Valid: true}, SuccessCount: sql.NullInt64{Int64: 1, Valid: true},
+		FailCount: sql.NullInt64{Int64: 1, Valid: true}, SkipCount: sql.NullInt64{Int64: 1, Valid: true},
+		RunningCount: sql.NullInt64{Int64: 1, Valid: true}, GroupState: sql.NullString{String: "satisfied", Valid: true},
+		SatisfiedAtMs: sql.NullInt64{Int64: 5, Valid: true}, CancelSiblingsReason: sql.NullString{String: reasonSiblingSatisfied, Valid: true},
+		CancelSiblingsPendingFlag: sql.NullInt64{Int64: 1, Valid: true},
+	}
+	edge := outgoingEdge("f", row)
+	v := reflect.ValueOf(edge.stored.FfEdgeGroup)
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			t.Errorf("group column %s not carried from the edge row", v.Type().Field(i).Name)
+		}
+	}
+	if edge.flowID != "f" || edge.edgeID != "e" || edge.downstream != "d" || edge.dataPassingRef != "ref" {
+		t.Errorf("edge = %+v", edge)
+	}
+	// No group row (NULL columns): a fresh all_of group, as loadGroup gives.
+	none := outgoingEdge("f", dbgen.EdgeListUnresolvedOutgoingRow{EdgeID: "e", DownstreamExecutionID: "d"})
+	if diff := cmp.Diff(newGroup("f", "d"), none.stored); diff != "" {
+		t.Errorf("group without a row (-want +got)\n%s", diff)
 	}
 }

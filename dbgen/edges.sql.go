@@ -492,10 +492,16 @@ func (q *Queries) EdgeListOutgoing(ctx context.Context, arg EdgeListOutgoingPara
 }
 
 const edgeListUnresolvedOutgoing = `-- name: EdgeListUnresolvedOutgoing :many
-SELECT flow_id, edge_id, upstream_execution_id, downstream_execution_id, dependency_kind, satisfaction_condition, data_passing_ref, edge_state, resolution_state, upstream_outcome, created_by, created_at_ms, applied_at_ms, resolved_at_ms FROM ff_edge INDEXED BY ff_edge_upstream_idx
-WHERE upstream_execution_id = ?1 AND flow_id = ?2
-  AND edge_state = 'applied' AND resolution_state = 'unsatisfied'
-ORDER BY edge_id
+SELECT e.edge_id, e.downstream_execution_id, e.data_passing_ref,
+    g.policy_kind, g.on_satisfied, g.k_target, g.success_count, g.fail_count,
+    g.skip_count, g.running_count, g.group_state, g.satisfied_at_ms,
+    g.cancel_siblings_reason, g.cancel_siblings_pending_flag
+FROM ff_edge AS e INDEXED BY ff_edge_upstream_idx
+LEFT JOIN ff_edge_group AS g
+    ON g.flow_id = e.flow_id AND g.downstream_execution_id = e.downstream_execution_id
+WHERE e.upstream_execution_id = ?1 AND e.flow_id = ?2
+  AND e.edge_state = 'applied' AND e.resolution_state = 'unsatisfied'
+ORDER BY e.edge_id
 `
 
 type EdgeListUnresolvedOutgoingParams struct {
@@ -503,32 +509,52 @@ type EdgeListUnresolvedOutgoingParams struct {
 	FlowID              string
 }
 
+type EdgeListUnresolvedOutgoingRow struct {
+	EdgeID                    string
+	DownstreamExecutionID     string
+	DataPassingRef            string
+	PolicyKind                sql.NullString
+	OnSatisfied               sql.NullString
+	KTarget                   sql.NullInt64
+	SuccessCount              sql.NullInt64
+	FailCount                 sql.NullInt64
+	SkipCount                 sql.NullInt64
+	RunningCount              sql.NullInt64
+	GroupState                sql.NullString
+	SatisfiedAtMs             sql.NullInt64
+	CancelSiblingsReason      sql.NullString
+	CancelSiblingsPendingFlag sql.NullInt64
+}
+
 // Dependency resolution: applied edges of a terminal upstream that no
-// outcome has resolved yet, in edge id order (spec 03 s.6.2).
-func (q *Queries) EdgeListUnresolvedOutgoing(ctx context.Context, arg EdgeListUnresolvedOutgoingParams) ([]FfEdge, error) {
+// outcome has resolved yet, in edge id order (spec 03 s.6.2), each with
+// its downstream's inbound group as stored (NULL columns: no row). Only
+// what resolution uses: a query pays per column it returns, and this one
+// replaces a group lookup per edge.
+func (q *Queries) EdgeListUnresolvedOutgoing(ctx context.Context, arg EdgeListUnresolvedOutgoingParams) ([]EdgeListUnresolvedOutgoingRow, error) {
 	rows, err := q.query(ctx, q.edgeListUnresolvedOutgoingStmt, edgeListUnresolvedOutgoing, arg.UpstreamExecutionID, arg.FlowID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []FfEdge{}
+	items := []EdgeListUnresolvedOutgoingRow{}
 	for rows.Next() {
-		var i FfEdge
+		var i EdgeListUnresolvedOutgoingRow
 		if err := rows.Scan(
-			&i.FlowID,
 			&i.EdgeID,
-			&i.UpstreamExecutionID,
 			&i.DownstreamExecutionID,
-			&i.DependencyKind,
-			&i.SatisfactionCondition,
 			&i.DataPassingRef,
-			&i.EdgeState,
-			&i.ResolutionState,
-			&i.UpstreamOutcome,
-			&i.CreatedBy,
-			&i.CreatedAtMs,
-			&i.AppliedAtMs,
-			&i.ResolvedAtMs,
+			&i.PolicyKind,
+			&i.OnSatisfied,
+			&i.KTarget,
+			&i.SuccessCount,
+			&i.FailCount,
+			&i.SkipCount,
+			&i.RunningCount,
+			&i.GroupState,
+			&i.SatisfiedAtMs,
+			&i.CancelSiblingsReason,
+			&i.CancelSiblingsPendingFlag,
 		); err != nil {
 			return nil, err
 		}

@@ -111,11 +111,20 @@ ORDER BY edge_id;
 
 -- name: EdgeListUnresolvedOutgoing :many
 -- Dependency resolution: applied edges of a terminal upstream that no
--- outcome has resolved yet, in edge id order (spec 03 s.6.2).
-SELECT * FROM ff_edge INDEXED BY ff_edge_upstream_idx
-WHERE upstream_execution_id = @upstream_execution_id AND flow_id = @flow_id
-  AND edge_state = 'applied' AND resolution_state = 'unsatisfied'
-ORDER BY edge_id;
+-- outcome has resolved yet, in edge id order (spec 03 s.6.2), each with
+-- its downstream's inbound group as stored (NULL columns: no row). Only
+-- what resolution uses: a query pays per column it returns, and this one
+-- replaces a group lookup per edge.
+SELECT e.edge_id, e.downstream_execution_id, e.data_passing_ref,
+    g.policy_kind, g.on_satisfied, g.k_target, g.success_count, g.fail_count,
+    g.skip_count, g.running_count, g.group_state, g.satisfied_at_ms,
+    g.cancel_siblings_reason, g.cancel_siblings_pending_flag
+FROM ff_edge AS e INDEXED BY ff_edge_upstream_idx
+LEFT JOIN ff_edge_group AS g
+    ON g.flow_id = e.flow_id AND g.downstream_execution_id = e.downstream_execution_id
+WHERE e.upstream_execution_id = @upstream_execution_id AND e.flow_id = @flow_id
+  AND e.edge_state = 'applied' AND e.resolution_state = 'unsatisfied'
+ORDER BY e.edge_id;
 
 -- name: EdgeMarkApplied :exec
 UPDATE ff_edge SET
