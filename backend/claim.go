@@ -80,7 +80,7 @@ func (b *SQLiteBackend) Claim(ctx context.Context, lane LaneID, caps CapabilityS
 		if remaining <= 0 {
 			return nil, nil
 		}
-		timer := time.NewTimer(min(remaining, db.untilNextDue(ctx, lane)))
+		timer := time.NewTimer(min(remaining, db.untilNextDue(ctx, lane, capsJSON)))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -160,11 +160,11 @@ func planClaim(lane LaneID, caps CapabilitySet, policy ClaimPolicy) (string, err
 
 // untilNextDue is how long a waiting Claim may sleep: until the lane's
 // earliest delayed execution falls due, at most claimRepollInterval.
-func (db *database) untilNextDue(ctx context.Context, lane LaneID) time.Duration {
+func (db *database) untilNextDue(ctx context.Context, lane LaneID, capsJSON string) time.Duration {
 	var due int64 = -1
 	err := db.read(ctx, func(q *dbgen.Queries) error {
-		var err error
-		due, err = q.NextDueInLane(ctx, string(lane))
+		probe, err := q.ClaimProbe(ctx, dbgen.ClaimProbeParams{LaneID: string(lane), CapsJson: capsJSON})
+		due = probe.NextDueMs
 		return err
 	})
 	if err != nil || due < 0 {

@@ -153,7 +153,7 @@ var execCoreScan = regexp.MustCompile(`^SCAN (ff_exec_core|e|d)\b`)
 func TestClaimQueryPlans(t *testing.T) {
 	t.Parallel()
 	b, clock := openPlanDatabase(t)
-	stmts := claimStatements(t, "nextEligible", "claimProbe", "nextDueInLane", "promoteDueInLane")
+	stmts := claimStatements(t, "nextEligible", "claimProbe", "promoteDueInLane")
 	now := clock.Now().UnixMilli()
 
 	tests := []struct {
@@ -186,16 +186,6 @@ func TestClaimQueryPlans(t *testing.T) {
 				regexp.MustCompile(`^SEARCH d USING COVERING INDEX ff_exec_core_delayed_lane_idx \(lane_id=\?\)$`),
 				regexp.MustCompile(`^SEARCH e USING (COVERING )?INDEX ff_exec_core_reclaimable_idx \(lane_id=\?\)$`),
 				regexp.MustCompile(`^SEARCH c USING (COVERING |PRIMARY )?(INDEX|KEY) .*\(execution_id=\?`),
-			},
-		},
-		{
-			// A waiting Claim's sleep: the lane's earliest delay.
-			name:      "NextDueInLane",
-			stmt:      stmts["nextDueInLane"],
-			args:      []any{"lane-1"},
-			wantIndex: "ff_exec_core_delayed_lane_idx",
-			wantSearch: []*regexp.Regexp{
-				regexp.MustCompile(`^SEARCH ff_exec_core USING COVERING INDEX ff_exec_core_delayed_lane_idx \(lane_id=\?\)$`),
 			},
 		},
 		{

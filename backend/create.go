@@ -220,7 +220,7 @@ func planCreate(args CreateExecutionArgs) (createPlan, error) {
 	if payload == nil {
 		payload = []byte{}
 	}
-	external := len(payload) > payloadInlineMax
+	external := storedOutOfLine(payload)
 	return createPlan{
 		args:        args,
 		partition:   int64(args.ExecutionID.Partition()),
@@ -341,6 +341,9 @@ func (w *writeTx) insertPlainRun(ctx context.Context, plans []createPlan, result
 // stored once in ff_exec_payload and read only by ReadExecutionContext.
 const payloadInlineMax = 1024
 
+// storedOutOfLine reports whether an input payload goes to ff_exec_payload.
+func storedOutOfLine(payload []byte) bool { return len(payload) > payloadInlineMax }
+
 // inlinePayload is what the row's payload column holds: the payload, or
 // nothing when it is stored out of line.
 func inlinePayload(payload []byte, external bool) []byte {
@@ -361,7 +364,7 @@ func boolInt(b bool) int64 {
 // setPayload replaces an execution's input payload, inline or out of line
 // by its size.
 func (w *writeTx) setPayload(ctx context.Context, id string, payload []byte) error {
-	external := len(payload) > payloadInlineMax
+	external := storedOutOfLine(payload)
 	if external {
 		if err := w.q.PayloadPut(ctx, dbgen.PayloadPutParams{ExecutionID: id, Payload: payload}); err != nil {
 			return err

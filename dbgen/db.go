@@ -387,9 +387,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.newestGrantStmt, err = db.PrepareContext(ctx, newestGrant); err != nil {
 		return nil, fmt.Errorf("error preparing query NewestGrant: %w", err)
 	}
-	if q.nextDueInLaneStmt, err = db.PrepareContext(ctx, nextDueInLane); err != nil {
-		return nil, fmt.Errorf("error preparing query NextDueInLane: %w", err)
-	}
 	if q.nextEligibleStmt, err = db.PrepareContext(ctx, nextEligible); err != nil {
 		return nil, fmt.Errorf("error preparing query NextEligible: %w", err)
 	}
@@ -1261,11 +1258,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing newestGrantStmt: %w", cerr)
 		}
 	}
-	if q.nextDueInLaneStmt != nil {
-		if cerr := q.nextDueInLaneStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing nextDueInLaneStmt: %w", cerr)
-		}
-	}
 	if q.nextEligibleStmt != nil {
 		if cerr := q.nextEligibleStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing nextEligibleStmt: %w", cerr)
@@ -1861,7 +1853,6 @@ type Queries struct {
 	listOpenWaitpointsStmt                  *sql.Stmt
 	listSuspendedPageStmt                   *sql.Stmt
 	newestGrantStmt                         *sql.Stmt
-	nextDueInLaneStmt                       *sql.Stmt
 	nextEligibleStmt                        *sql.Stmt
 	payloadDeleteStmt                       *sql.Stmt
 	payloadGetStmt                          *sql.Stmt
@@ -2076,7 +2067,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listOpenWaitpointsStmt:                  q.listOpenWaitpointsStmt,
 		listSuspendedPageStmt:                   q.listSuspendedPageStmt,
 		newestGrantStmt:                         q.newestGrantStmt,
-		nextDueInLaneStmt:                       q.nextDueInLaneStmt,
 		nextEligibleStmt:                        q.nextEligibleStmt,
 		payloadDeleteStmt:                       q.payloadDeleteStmt,
 		payloadGetStmt:                          q.payloadGetStmt,

@@ -57,7 +57,8 @@ type ClaimProbeRow struct {
 
 // Claim's look at a lane besides its eligible executions, in one statement:
 // when the lane's earliest delayed execution falls due (-1 when none is
-// delayed; claim promotes the due ones first), and the best lease-expired
+// delayed; claim promotes the due ones first, and a waiting Claim sleeps
+// until then instead of polling), and the best lease-expired
 // execution of the lane the worker can run (empty when none; decision 11).
 func (q *Queries) ClaimProbe(ctx context.Context, arg ClaimProbeParams) (ClaimProbeRow, error) {
 	row := q.queryRow(ctx, q.claimProbeStmt, claimProbe, arg.LaneID, arg.CapsJson)
@@ -462,20 +463,6 @@ func (q *Queries) ListExecutionIDs(ctx context.Context, arg ListExecutionIDsPara
 		return nil, err
 	}
 	return items, nil
-}
-
-const nextDueInLane = `-- name: NextDueInLane :one
-SELECT CAST(coalesce(min(delay_until_ms), -1) AS INTEGER) FROM ff_exec_core
-WHERE lane_id = ? AND eligibility_state = 'not_eligible_until_time'
-`
-
-// When the lane's earliest delayed execution falls due: a waiting Claim
-// sleeps until then instead of polling (-1 when none is delayed).
-func (q *Queries) NextDueInLane(ctx context.Context, laneID string) (int64, error) {
-	row := q.queryRow(ctx, q.nextDueInLaneStmt, nextDueInLane, laneID)
-	var column_1 int64
-	err := row.Scan(&column_1)
-	return column_1, err
 }
 
 const nextEligible = `-- name: NextEligible :one

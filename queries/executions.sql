@@ -214,7 +214,8 @@ LIMIT 1;
 -- name: ClaimProbe :one
 -- Claim's look at a lane besides its eligible executions, in one statement:
 -- when the lane's earliest delayed execution falls due (-1 when none is
--- delayed; claim promotes the due ones first), and the best lease-expired
+-- delayed; claim promotes the due ones first, and a waiting Claim sleeps
+-- until then instead of polling), and the best lease-expired
 -- execution of the lane the worker can run (empty when none; decision 11).
 SELECT
     CAST(coalesce((
@@ -242,12 +243,6 @@ SELECT execution_id FROM ff_exec_core
 WHERE partition_key = sqlc.arg(partition_key) AND execution_id > sqlc.arg(after)
 ORDER BY execution_id
 LIMIT sqlc.arg(lim);
-
--- name: NextDueInLane :one
--- When the lane's earliest delayed execution falls due: a waiting Claim
--- sleeps until then instead of polling (-1 when none is delayed).
-SELECT CAST(coalesce(min(delay_until_ms), -1) AS INTEGER) FROM ff_exec_core
-WHERE lane_id = ? AND eligibility_state = 'not_eligible_until_time';
 
 -- name: LaneMayHaveWork :one
 -- A read-only look before Claim takes the write lock: is anything in the
